@@ -1,0 +1,85 @@
+"""Tune callback that writes trial and epoch rows to the study's Parquet tables as they happen.
+
+It runs in the driver. It holds only plain data (it is pickled with the Tune
+experiment and comes back on ``Tuner.restore``).
+"""
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from trainables.trial import trial_seed
+
+from . import __version__
+from .results import SCHEMA_VERSION, ResultsStore
+
+FINISHED = ("TERMINATED", "ERROR")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _read_error(trial) -> str:
+    path = getattr(trial, "error_file", None)
+    if path and Path(path).is_file():
+        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        # The last line of Ray's traceback names the original exception, e.g. NonFiniteLossError: ...
+        return lines[-1][:500] if lines else "unknown error"
+    return "unknown error"
+
+
+class ResultsRecorder(tune.Callback):
+    def __init__(self, store: ResultsStore, arm: dict[str, Any]):
+        self.store = store
+        self.arm = arm  # see runner.arm_metadata
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if "epoch" not in result:
+            return
+        row = {key: value for key, value in result.items() if not isinstance(value, (dict, list))}
+        row.update(study=self.arm["study"], arm=self.arm["arm"], trial_id=trial.trial_id, recorded_at=_now())
+        self.store.write_epoch(self.arm["arm"], trial.trial_id, row)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.record_trial(trial)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.record_trial(trial, failed=True)
+
+    def record_trial(self, trial, failed: bool | None = None) -> dict[str, Any]:
+        """Write the trial's row; also used to back-fill trials finished before a crash."""
+        failed = trial.status == "ERROR" if failed is None else failed
+        arm = self.arm
+        epochs = self.store.epochs_of(arm["arm"], trial.trial_id)
+        scored = [e for e in epochs if e.get(arm["metric"]) is not None and not math.isnan(e[arm["metric"]])]
+        pick = max if arm["mode"] == "max" else min
+        best = pick(scored, key=lambda e: e[arm["metric"]]) if scored else None
+        completed = len(epochs)
+        status = "failed" if failed else ("completed" if completed >= arm["epochs"] else "pruned")
+        resources = arm["resources"]
+        row = {
+            **{key: arm[key] for key in ("study", "arm", "dataset", "architecture", "variant", "search_space", "seed", "metric")},
+            "trial_id": trial.trial_id,
+            "trial_seed": trial_seed(arm, trial.config),
+            "status": status,
+            "error": _read_error(trial) if failed else None,
+            "epochs_completed": completed,
+            "best_epoch": best["epoch"] if best else None,
+            "best_metric": best[arm["metric"]] if best else None,
+            "best_val_miou": best["val_miou"] if best else None,
+            "last_val_miou": epochs[-1]["val_miou"] if epochs else None,
+            "wall_seconds": (trial.last_result or {}).get("time_total_s"),
+            "workers": resources["workers"],
+            "cpus_per_worker": resources["cpus_per_worker"],
+            "gpus_per_worker": resources["gpus_per_worker"],
+            "package_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "finished_at": _now(),
+            **{f"hp_{name}": value for name, value in trial.config.items()},
+        }
+        self.store.write_trial(arm["arm"], trial.trial_id, row)
+        return row

@@ -1,0 +1,127 @@
+"""Checks that need the model registry, the search spaces or the file system.
+
+Run before a study is submitted, so that no trial starts on a spec that cannot work.
+"""
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import optuna
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+import search_spaces
+from trainables.data import MANIFEST, dataset_class_names
+from trainables.models import ARCHITECTURES, VARIANTS, architecture_params, bottleneck_channels
+
+from .errors import UserError
+from .spec import Arm, StudySpec
+
+# hyperparameter -> (lowest allowed, highest allowed, exclusive low); "bottleneck" is the arm's channel count
+_BOUNDS: dict[str, tuple[Any, Any, bool]] = {
+    "lr": (0.0, None, True),
+    "frem_b": (1, "bottleneck", False),
+    "frem_x": (0.0, None, True),
+    "ds_lambda": (0.0, 1.0, False),
+}
+
+
+def space_context(arm: Arm) -> dict[str, Any]:
+    return {"bottleneck_channels": bottleneck_channels(arm.architecture.name, arm.architecture.params)}
+
+
+def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
+    """Raise ``UserError`` on the first problem; return each arm's search-space module."""
+    for architecture in spec.architectures:
+        try:
+            architecture_params(architecture.name, architecture.params)
+        except KeyError as error:
+            raise UserError(f"{error.args[0]}; fix `architectures:` in the spec") from None
+    for variant in spec.variants:
+        if variant.name not in VARIANTS:
+            raise UserError(f"unknown variant {variant.name!r}; known: {', '.join(VARIANTS)}")
+    for dataset in spec.datasets:
+        _check_dataset(dataset)
+    _check_metric(spec)
+    spaces = {}
+    for arm in spec.arms():
+        spaces[arm.id] = _check_space(arm)
+    return spaces
+
+
+def _check_dataset(dataset) -> None:
+    if dataset.kind != "folder":
+        return
+    root = Path(dataset.path)
+    if not root.is_dir():
+        raise UserError(f"dataset {dataset.name!r}: data path {root} does not exist; fix `path:` in the spec")
+    if not (root / MANIFEST).is_file():
+        raise UserError(f"dataset {dataset.name!r}: {root / MANIFEST} is missing; a dataset folder needs a manifest")
+    images = sorted((root / "images").glob("*.png"))
+    if len(images) < 2:
+        raise UserError(f"dataset {dataset.name!r}: {root / 'images'} has {len(images)} PNG image(s); it needs at least 2")
+    missing = [p.name for p in images if not (root / "masks" / p.name).is_file()]
+    if missing:
+        raise UserError(
+            f"dataset {dataset.name!r}: {len(missing)} image(s) have no mask in {root / 'masks'}: "
+            f"{', '.join(missing[:5])}; add the masks or remove the images"
+        )
+
+
+def _check_metric(spec: StudySpec) -> None:
+    allowed = {"val_miou", "val_loss", "train_loss"}
+    for dataset in spec.datasets:
+        names = dataset_class_names(dataset.model_dump())
+        allowed |= {f"val_iou_{name}" for name in names}
+    if spec.metric not in allowed:
+        raise UserError(f"metric {spec.metric!r} is not reported by trials; use one of: {', '.join(sorted(allowed))}")
+
+
+def _check_space(arm: Arm) -> ModuleType:
+    try:
+        space = search_spaces.load_space(arm.variant.space)
+    except LookupError as error:
+        raise UserError(f"arm {arm.id}: {error}") from None
+    needed = {"lr", *VARIANTS[arm.variant.name]}
+    undeclared = needed - set(space.PARAMETERS)
+    if undeclared:
+        raise UserError(
+            f"arm {arm.id}: variant {arm.variant.name!r} needs {', '.join(sorted(undeclared))} but search space "
+            f"{arm.variant.space!r} does not declare it; pick a space that samples it"
+        )
+    # Sample once on a throwaway study to check names and ranges before any trial runs.
+    context = space_context(arm)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    try:
+        space.sample(trial, context)
+    except Exception as error:  # a space is user code: report what it raised, with where
+        raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} failed to sample: {error}") from None
+    extra = set(trial.params) - set(space.PARAMETERS)
+    if extra:
+        raise UserError(
+            f"search space {arm.variant.space!r} suggests {', '.join(sorted(extra))} without declaring it; "
+            "add it to the module's PARAMETERS"
+        )
+    for name, distribution in trial.distributions.items():
+        _check_bounds(arm, name, distribution, context)
+    return space
+
+
+def _check_bounds(arm: Arm, name: str, distribution, context: dict[str, Any]) -> None:
+    if name not in _BOUNDS or not hasattr(distribution, "low"):
+        return
+    low, high, exclusive = _BOUNDS[name]
+    high = context["bottleneck_channels"] if high == "bottleneck" else high
+    too_low = distribution.low <= low if exclusive else distribution.low < low
+    too_high = high is not None and distribution.high > high
+    if too_low or too_high:
+        allowed = f"{'(' if exclusive else '['}{low}, {high if high is not None else 'inf'}]"
+        raise UserError(
+            f"arm {arm.id}: search space {arm.variant.space!r} samples {name} in "
+            f"[{distribution.low}, {distribution.high}], outside the allowed {allowed}; narrow its range"
+        )
+
+
+def known_architectures() -> list[str]:
+    return sorted(ARCHITECTURES)

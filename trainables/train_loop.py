@@ -1,0 +1,148 @@
+"""The per-worker training loop of one trial (runs on Ray Train workers).
+
+Per epoch: train, validate over the whole validation split, save a checkpoint
+and ``ray.train.report`` the metrics. A restarted trial continues from its
+latest checkpoint, history included.
+"""
+
+import math
+import os
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+import ray.train
+import ray.train.torch
+
+from .data import load_dataset
+from .losses import segmentation_loss
+from .metrics import confusion_matrix, iou_per_class
+from .models import build_model
+
+CHECKPOINT_FILE = "state.pt"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the trial is recorded as failed."""
+
+
+def _loader(split, batch_size: int, shuffle: bool, seed: int, world: int, rank: int) -> DataLoader:
+    dataset = TensorDataset(split.images, split.masks)
+    if shuffle and world > 1:
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def _use_amp(setting: str, device: torch.device) -> bool:
+    return device.type == "cuda" and setting in ("auto", "bf16")
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    hyper, arm, seed = config["hyper"], config["arm"], config["seed"]
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(max(1, int(arm["resources"]["cpus_per_worker"])))
+    context = ray.train.get_context()
+    world, rank = context.get_world_size(), context.get_world_rank()
+    device = ray.train.torch.get_device()
+    amp = _use_amp(arm.get("mixed_precision", "auto"), device)
+
+    data = load_dataset(arm["dataset"])
+    model = build_model(
+        arm["architecture"],
+        arm["variant"],
+        in_channels=data.in_channels,
+        num_classes=len(data.class_names),
+        params=arm["arch_params"],
+        hyper=hyper,
+        seed=seed,
+    )
+    model = ray.train.torch.prepare_model(model)
+    core = model.module if hasattr(model, "module") else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
+    train_loader = _loader(data.train, arm["batch_size"], True, seed, world, rank)
+    val_loader = _loader(data.val, arm["batch_size"], False, seed, 1, 0)
+    ds_lambda = float(hyper.get("ds_lambda", 0.0))
+    metric, maximize = arm["metric"], arm["mode"] == "max"
+
+    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "history": []}
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as directory:
+            saved = torch.load(os.path.join(directory, CHECKPOINT_FILE), map_location=device, weights_only=False)
+        core.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+        if state["epoch"] >= arm["epochs"] and state["history"]:
+            # Finished before the driver died: report the final epoch again so Tune sees the trial end.
+            ray.train.report(state["history"][-1])
+            return
+
+    for epoch in range(state["epoch"], arm["epochs"]):
+        started = time.perf_counter()
+        if isinstance(train_loader.sampler, DistributedSampler):
+            train_loader.sampler.set_epoch(epoch)
+        core.set_epoch(epoch)
+        model.train()
+        train_loss, batches = 0.0, 0
+        for images, masks in train_loader:
+            images, masks = images.to(device), masks.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = segmentation_loss(model(images), masks, ds_lambda)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"training loss became {loss.item()} at epoch {epoch + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            train_loss += loss.item()
+            batches += 1
+
+        val_loss, confusion = _validate(core, val_loader, len(data.class_names), device, amp)
+        ious = iou_per_class(confusion)
+        metrics: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss / max(batches, 1),
+            "val_loss": val_loss,
+            "val_miou": float(torch.nanmean(ious)),
+            **{f"val_iou_{name}": float(value) for name, value in zip(data.class_names, ious)},
+            "epoch_seconds": time.perf_counter() - started,
+        }
+        value = metrics[metric]
+        improved = state["best"] is None or (value > state["best"] if maximize else value < state["best"])
+        if not math.isnan(value) and improved:
+            state["best"], state["best_epoch"] = value, epoch + 1
+        metrics["best_metric"], metrics["best_epoch"] = state["best"], state["best_epoch"]
+        state["epoch"] = epoch + 1
+        state["history"].append(metrics)
+        _report(metrics, core, optimizer, state, rank)
+
+
+@torch.no_grad()
+def _validate(model, loader, num_classes: int, device, amp: bool) -> tuple[float, torch.Tensor]:
+    model.eval()
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    total_loss, count = 0.0, 0
+    for images, masks in loader:
+        images, masks = images.to(device), masks.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(images)
+        total_loss += segmentation_loss(logits.float(), masks).item() * len(images)
+        count += len(images)
+        confusion += confusion_matrix(logits.argmax(1).cpu(), masks.cpu(), num_classes)
+    return total_loss / max(count, 1), confusion
+
+
+def _report(metrics, model, optimizer, state, rank: int) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        checkpoint = None
+        if rank == 0:
+            payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}
+            torch.save(payload, os.path.join(directory, CHECKPOINT_FILE))
+            checkpoint = ray.train.Checkpoint.from_directory(directory)
+        ray.train.report(metrics, checkpoint=checkpoint)
