@@ -1,0 +1,44 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tiny_spec(name: str = "tiny", **overrides) -> dict:
+    """A study small enough for a test: 32x32 synthetic cells, a 2-level U-Net with 4 base channels."""
+    spec = {
+        "name": name,
+        "seed": 7,
+        "datasets": [{"name": "cells", "kind": "synthetic", "num_images": 16, "image_size": 32}],
+        "architectures": [{"name": "unet", "params": {"base_channels": 4, "depth": 2}}],
+        "variants": ["baseline", "frem"],
+        "budget": {"trials_per_arm": 2, "epochs": 2, "max_concurrent_trials": 2},
+        "resources": {"workers": 1, "cpus_per_worker": 1},
+        "training": {"batch_size": 4},
+    }
+    spec.update(overrides)
+    return spec
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    def write(spec: dict, filename: str = "spec.yaml") -> Path:
+        path = tmp_path / filename
+        path.write_text(yaml.safe_dump(spec))
+        return path
+
+    return write
+
+
+def orchestrate(*args, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real CLI in a fresh process, as a user would."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env, **kwargs,
+    )

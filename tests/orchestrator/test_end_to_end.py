@@ -1,0 +1,115 @@
+"""Real studies: local Ray started by the CLI, Ray Tune + Ray Train (TorchTrainer) + Optuna TPE."""
+
+import csv
+import io
+from html.parser import HTMLParser
+
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from tests.conftest import orchestrate, tiny_spec
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    spec_path = root / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e")))
+    result = orchestrate("run", spec_path, "--storage", root / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / "runs" / "e2e", result
+
+
+def test_run_prints_progress_and_the_comparison(study):
+    _, result = study
+    assert "completed" in result.stdout
+    assert "| architecture | variant | cells | trials | failed | wall min |" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_trials_table_has_one_row_per_budgeted_trial(study):
+    root, _ = study
+    trials = ds.dataset(root / "results" / "trials").to_table().to_pandas()  # no project code needed
+    assert sorted(trials["arm"].value_counts().to_dict().items()) == [("cells__unet__baseline", 2), ("cells__unet__frem", 2)]
+    assert trials["trial_id"].is_unique
+    assert (trials["status"] == "completed").all() and (trials["epochs_completed"] == 2).all()
+    assert trials["best_metric"].between(0, 1).all() and (trials["metric"] == "val_miou").all()
+    assert {"hp_lr", "hp_frem_b", "hp_frem_x", "seed", "wall_seconds", "trial_seed"} <= set(trials.columns)
+    frem = trials[trials["variant"] == "frem"]
+    assert frem["hp_frem_b"].between(1, 16).all() and frem["hp_frem_x"].between(1, 1e4).all()
+    assert trials.loc[trials["variant"] == "baseline", "hp_frem_b"].isna().all()
+    assert trials["hp_lr"].between(1e-5, 1e-2).all()
+
+
+def test_epochs_table_has_every_epoch_once(study):
+    root, _ = study
+    epochs = ds.dataset(root / "results" / "epochs").to_table().to_pandas()
+    assert len(epochs) == 8 and not epochs.duplicated(["trial_id", "epoch"]).any()
+    assert {"train_loss", "val_loss", "val_miou", "val_iou_background", "val_iou_cell"} <= set(epochs.columns)
+    assert epochs["val_miou"].between(0, 1).all() and (epochs["train_loss"] > 0).all()
+
+
+def test_each_trial_kept_its_checkpoints(study):
+    root, _ = study
+    runs = [p for p in (root / "train").iterdir() if p.is_dir()]
+    assert len(runs) == 4
+    for run in runs:
+        assert list(run.glob("checkpoint_*/state.pt")), run
+
+
+def test_status(study):
+    root, _ = study
+    result = orchestrate("status", root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "| cells__unet__frem | done | 2/2 | 0 | 0 |" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "csv", "latex", "html"])
+def test_compare_formats(study, tmp_path, fmt):
+    root, _ = study
+    out = tmp_path / f"table.{fmt}"
+    result = orchestrate("compare", root, "--format", fmt, "--output", out, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0][:3] == ["architecture", "variant", "cells"] and len(rows) == 3
+        assert all(0 <= float(row[2]) <= 1 for row in rows[1:])
+    elif fmt == "html":
+        cells = []
+
+        class Cells(HTMLParser):
+            def handle_data(self, data):
+                cells.append(data)
+
+        Cells().feed(text)
+        assert "frem" in cells and "baseline" in cells
+    elif fmt == "latex":
+        assert r"\toprule" in text and r"\bottomrule" in text and text.count(r"\\") == 3
+    else:
+        assert "| unet | frem |" in text
+
+
+def test_a_trial_whose_loss_turns_nan_is_recorded_failed_and_the_study_goes_on(tmp_path, write_spec):
+    spec = tiny_spec(
+        "nan",
+        variants=[{"name": "baseline", "search_space": "tests.exploding_space"}],
+        budget={"trials_per_arm": 2, "epochs": 1, "max_concurrent_trials": 2},
+    )
+    result = orchestrate("run", write_spec(spec), "--storage", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = ds.dataset(tmp_path / "nan" / "results" / "trials").to_table().to_pandas()
+    assert len(trials) == 2 and (trials["status"] == "failed").all()
+    assert trials["error"].str.contains("non-finite|NonFiniteLossError", regex=True).all(), trials["error"].tolist()
+    assert "| unet | baseline | – | 2 | 2 |" in result.stdout
+
+
+def test_running_a_study_that_exists_points_to_resume(study, tmp_path):
+    root, _ = study
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e")))
+    result = orchestrate("run", spec_path, "--storage", root.parent, timeout=120)
+    assert result.returncode == 2 and "orchestrate resume" in result.stderr

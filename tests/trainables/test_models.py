@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from trainables.losses import segmentation_loss
+from trainables.models import FeatureRandomEnhancement, UNet, bottleneck_channels, build_model
+
+
+def tiny(variant="baseline", hyper=None, **kwargs):
+    return build_model("unet", variant, in_channels=kwargs.pop("in_channels", 1), num_classes=kwargs.pop("num_classes", 2),
+                       params={"base_channels": 4, "depth": 2}, hyper=hyper, seed=3)
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+@pytest.mark.parametrize("num_classes", [2, 4])
+def test_unet_output_shape(in_channels, num_classes):
+    model = tiny(in_channels=in_channels, num_classes=num_classes).eval()
+    assert model(torch.rand(2, in_channels, 32, 32)).shape == (2, num_classes, 32, 32)
+
+
+def test_unet_rejects_sizes_not_divisible_by_its_depth():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        tiny()(torch.rand(1, 1, 30, 32))
+
+
+def test_frem_is_identity_in_eval_and_scales_exactly_b_channels_in_training():
+    frem = FeatureRandomEnhancement(channels=16, b=5, x=250.0, seed=1)
+    features = torch.rand(2, 16, 4, 4) + 0.1
+    frem.eval()
+    assert torch.equal(frem(features), features)
+    frem.train()
+    out = frem(features)
+    changed = [c for c in range(16) if not torch.allclose(out[:, c], features[:, c])]
+    assert changed == frem.enhanced_channels and len(changed) == 5
+    assert torch.allclose(out[:, changed], features[:, changed] * 250.0)
+
+
+def test_frem_channels_change_between_epochs_not_within_and_are_seeded():
+    frem = FeatureRandomEnhancement(channels=64, b=8, x=2.0, seed=1)
+    first = list(frem.enhanced_channels)
+    frem(torch.rand(1, 64, 2, 2))
+    assert frem.enhanced_channels == first  # a forward pass does not redraw
+    frem.set_epoch(1)
+    assert frem.enhanced_channels != first
+    again = FeatureRandomEnhancement(channels=64, b=8, x=2.0, seed=1)
+    again.set_epoch(1)
+    assert again.enhanced_channels == frem.enhanced_channels
+    fixed = FeatureRandomEnhancement(channels=64, b=8, x=2.0, seed=1, fixed=True)
+    before = list(fixed.enhanced_channels)
+    fixed.set_epoch(5)
+    assert fixed.enhanced_channels == before
+
+
+@pytest.mark.parametrize("b, x", [(0, 2.0), (17, 2.0), (4, 0.0), (4, -1.0)])
+def test_frem_rejects_invalid_parameters(b, x):
+    with pytest.raises(ValueError):
+        FeatureRandomEnhancement(channels=16, b=b, x=x)
+
+
+def test_sampled_hyperparameters_reach_the_model():
+    model = tiny("frem", {"lr": 1e-3, "frem_b": 7, "frem_x": 123.0})
+    assert model.bottleneck_transform.b == 7 and model.bottleneck_transform.x == 123.0
+    assert model.bottleneck_transform.channels == bottleneck_channels("unet", {"base_channels": 4, "depth": 2}) == 16
+
+
+def test_frem_variant_needs_its_hyperparameters():
+    with pytest.raises(KeyError, match="frem_b"):
+        tiny("frem", {"lr": 1e-3})
+
+
+def test_deep_supervision_returns_aux_in_training_only_and_lambda_zero_is_plain_loss():
+    torch.manual_seed(0)
+    model = tiny("deep_supervision", {"lr": 1e-3, "ds_lambda": 0.3})
+    images, masks = torch.rand(2, 1, 32, 32), torch.randint(0, 2, (2, 32, 32))
+    final, aux = model.train()(images)
+    assert final.shape == aux.shape == (2, 2, 32, 32)
+    assert torch.allclose(segmentation_loss((final, aux), masks, 0.0), segmentation_loss(final, masks))
+    mixed = segmentation_loss((final, aux), masks, 0.3)
+    expected = 0.7 * segmentation_loss(final, masks) + 0.3 * segmentation_loss(aux, masks)
+    assert torch.allclose(mixed, expected)
+    assert isinstance(model.eval()(images), torch.Tensor)
+
+
+def test_gradients_reach_the_bottleneck_through_frem():
+    model = tiny("frem", {"lr": 1e-3, "frem_b": 4, "frem_x": 10.0}).train()
+    segmentation_loss(model(torch.rand(2, 1, 32, 32)), torch.randint(0, 2, (2, 32, 32))).backward()
+    assert model.bottleneck[0].weight.grad.abs().sum() > 0
