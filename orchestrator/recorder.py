@@ -40,9 +40,11 @@ class ResultsRecorder(tune.Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "epoch" not in result:
             return
-        row = {key: value for key, value in result.items() if not isinstance(value, (dict, list))}
-        row.update(study=self.arm["study"], arm=self.arm["arm"], trial_id=trial.trial_id, recorded_at=_now())
-        self.store.write_epoch(self.arm["arm"], trial.trial_id, row)
+        # A restarted trial replays the epochs it finished before the restart ("history").
+        for metrics in [*result.get("history", []), result]:
+            row = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
+            row.update(study=self.arm["study"], arm=self.arm["arm"], trial_id=trial.trial_id, recorded_at=_now())
+            self.store.write_epoch(self.arm["arm"], trial.trial_id, row)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.record_trial(trial)

@@ -73,6 +73,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "history": []}
     checkpoint = ray.train.get_checkpoint()
+    # After a restart, the first report also carries the earlier epochs: the driver may
+    # have died before recording them (it writes each epoch row idempotently).
+    replay = bool(checkpoint)
     if checkpoint:
         with checkpoint.as_directory() as directory:
             saved = torch.load(os.path.join(directory, CHECKPOINT_FILE), map_location=device, weights_only=False)
@@ -81,7 +84,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         state = saved["state"]
         if state["epoch"] >= arm["epochs"] and state["history"]:
             # Finished before the driver died: report the final epoch again so Tune sees the trial end.
-            ray.train.report(state["history"][-1])
+            ray.train.report({**state["history"][-1], "history": state["history"][:-1]})
             return
 
     for epoch in range(state["epoch"], arm["epochs"]):
@@ -119,8 +122,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             state["best"], state["best_epoch"] = value, epoch + 1
         metrics["best_metric"], metrics["best_epoch"] = state["best"], state["best_epoch"]
         state["epoch"] = epoch + 1
+        reported = {**metrics, "history": list(state["history"])} if replay else metrics
         state["history"].append(metrics)
-        _report(metrics, core, optimizer, state, rank)
+        _report(reported, core, optimizer, state, rank)
+        replay = False
 
 
 @torch.no_grad()

@@ -1,0 +1,73 @@
+"""Kill the driver with SIGKILL mid-study, resume, and check that every budgeted trial
+ran to the end and is recorded exactly once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from tests.conftest import REPO, orchestrate, tiny_spec
+
+pytestmark = pytest.mark.ray
+
+BUDGET, EPOCHS = 3, 2
+
+
+def _count(folder: Path, pattern: str) -> int:
+    return len(list(folder.glob(pattern))) if folder.exists() else 0
+
+
+def _kill_when(study: Path, spec_path: Path, storage: Path, ready) -> None:
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(storage)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while not ready(study):
+        assert driver.poll() is None, "the study ended before the kill point"
+        assert time.time() < deadline, "kill point not reached in 5 minutes"
+        time.sleep(0.2)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+
+
+def mid_first_arm(study: Path) -> bool:
+    # a trial has reported an epoch, but not every trial of the first arm has finished
+    epochs = study / "results" / "epochs" / "cells__unet__baseline"
+    return _count(epochs, "*.parquet") >= 1
+
+
+def mid_second_arm(study: Path) -> bool:
+    return (study / "state" / "cells__unet__baseline.done").exists() and _count(
+        study / "results" / "epochs" / "cells__unet__frem", "*.parquet"
+    ) >= 1
+
+
+@pytest.mark.parametrize("kill_point", [mid_first_arm, mid_second_arm], ids=lambda f: f.__name__)
+def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point):
+    spec = tiny_spec("killed", budget={"trials_per_arm": BUDGET, "epochs": EPOCHS, "max_concurrent_trials": 2})
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    study = tmp_path / "runs" / "killed"
+    _kill_when(study, spec_path, tmp_path / "runs", kill_point)
+    done_arms = [p.name.removesuffix(".done") for p in (study / "state").glob("*.done")]
+    untouched = {p: p.stat().st_mtime_ns for arm in done_arms for p in (study / "results").glob(f"*/{arm}/*")}
+
+    result = orchestrate("resume", study)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    trials = ds.dataset(study / "results" / "trials").to_table().to_pandas()
+    assert trials.groupby("arm").size().to_dict() == {"cells__unet__baseline": BUDGET, "cells__unet__frem": BUDGET}
+    assert trials["trial_id"].is_unique
+    assert (trials["status"] == "completed").all() and (trials["epochs_completed"] == EPOCHS).all()
+    epochs = ds.dataset(study / "results" / "epochs").to_table().to_pandas()
+    assert not epochs.duplicated(["trial_id", "epoch"]).any()
+    assert set(epochs["trial_id"]) == set(trials["trial_id"]) and len(epochs) == 2 * BUDGET * EPOCHS
+    # Arms finished before the kill were not run again: their rows were not rewritten.
+    assert untouched and all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items()) or not done_arms
