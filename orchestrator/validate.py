@@ -13,7 +13,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 import search_spaces
 from trainables.data import MANIFEST, dataset_class_names
-from trainables.models import ARCHITECTURES, VARIANTS, architecture_params, bottleneck_channels
+from trainables.models import ARCHITECTURES, VARIANTS, bottleneck_channels
 
 from .errors import UserError
 from .spec import Arm, StudySpec
@@ -24,23 +24,26 @@ _BOUNDS: dict[str, tuple[Any, Any, bool]] = {
     "frem_b": (1, "bottleneck", False),
     "frem_x": (0.0, None, True),
     "ds_lambda": (0.0, 1.0, False),
+    "dropout_p": (0.0, 1.0, False),
 }
 
 
 def space_context(arm: Arm) -> dict[str, Any]:
-    return {"bottleneck_channels": bottleneck_channels(arm.architecture.name, arm.architecture.params)}
+    channels = bottleneck_channels(arm.architecture.name, arm.architecture.params, arm.variant.name)
+    return {"bottleneck_channels": channels}
 
 
 def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
     """Raise ``UserError`` on the first problem; return each arm's search-space module."""
-    for architecture in spec.architectures:
-        try:
-            architecture_params(architecture.name, architecture.params)
-        except KeyError as error:
-            raise UserError(f"{error.args[0]}; fix `architectures:` in the spec") from None
     for variant in spec.variants:
         if variant.name not in VARIANTS:
             raise UserError(f"unknown variant {variant.name!r}; known: {', '.join(VARIANTS)}")
+    for architecture in spec.architectures:
+        for variant in spec.variants:
+            try:
+                bottleneck_channels(architecture.name, architecture.params, variant.name)
+            except (KeyError, ValueError) as error:
+                raise UserError(f"{error.args[0]}; fix `architectures:` in the spec") from None
     for dataset in spec.datasets:
         _check_dataset(dataset)
     _check_metric(spec)

@@ -1,22 +1,26 @@
 """Model registry: a study names an architecture and a variant and gets a model.
 
-Variants are applied here, once, for every architecture: ``frem`` puts a Feature
-Random Enhancement Module on the bottleneck, ``deep_supervision`` adds the
-auxiliary head (its loss weight λ lives in the loss, see ``trainables.losses``).
+Variants are applied here, once, for every architecture: ``frem`` puts a
+Feature Random Enhancement Module on the bottleneck, ``dropout`` a dropout
+layer there, ``deep_supervision`` adds the auxiliary head (its loss weight λ
+lives in ``trainables.losses``), ``no_deep_layers`` drops the deepest level.
 """
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 from torch import nn
 
 from .frem import FeatureRandomEnhancement
+from .smp_unet import SmpUNet, smp_bottleneck_channels
 from .unet import UNet
 
 __all__ = [
     "ARCHITECTURES",
     "VARIANTS",
     "FeatureRandomEnhancement",
+    "SmpUNet",
     "UNet",
     "bottleneck_channels",
     "build_model",
@@ -29,10 +33,26 @@ class Architecture:
     build: Callable[..., nn.Module]
     defaults: dict[str, Any]
     bottleneck_channels: Callable[..., int]
+    depth_key: str  # the parameter `no_deep_layers` lowers by one
+
+
+_UNET_DEFAULTS = {"base_channels": 64, "depth": 4, "upsample": "transpose"}
+
+
+def _unet(**fixed) -> Architecture:
+    return Architecture(partial(UNet, **fixed), dict(_UNET_DEFAULTS), UNet.bottleneck_channels, "depth")
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "unet": Architecture(UNet, {"base_channels": 64, "depth": 4}, UNet.bottleneck_channels),
+    "unet": _unet(),
+    "attention_unet": _unet(attention=True),
+    "advanced_attention_unet": _unet(encoder_attention="advanced"),
+    "full_attention_unet": _unet(encoder_attention="full"),
+    "se_unet": _unet(block="se"),
+    "attention_residual_unet": _unet(block="residual", attention=True),
+    "smp_unet": Architecture(
+        SmpUNet, {"encoder": "resnet34", "encoder_depth": 5, "encoder_weights_path": None}, smp_bottleneck_channels, "encoder_depth"
+    ),
 }
 
 # variant name -> the hyperparameters it needs from the trial's sampled config
@@ -40,11 +60,13 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "baseline": (),
     "frem": ("frem_b", "frem_x"),
     "deep_supervision": ("ds_lambda",),
+    "dropout": ("dropout_p",),
+    "no_deep_layers": (),
 }
 
 
-def architecture_params(architecture: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The architecture's defaults overridden by ``params``; raises on unknown keys."""
+def architecture_params(architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline") -> dict[str, Any]:
+    """The architecture's defaults overridden by ``params`` (and by the variant); raises on unknown keys."""
     if architecture not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}")
     spec = ARCHITECTURES[architecture]
@@ -54,11 +76,17 @@ def architecture_params(architecture: str, params: dict[str, Any] | None = None)
             f"architecture {architecture!r} has no parameter(s) {', '.join(sorted(unknown))}; "
             f"it takes: {', '.join(sorted(spec.defaults))}"
         )
-    return {**spec.defaults, **(params or {})}
+    merged = {**spec.defaults, **(params or {})}
+    if variant == "no_deep_layers":
+        if merged[spec.depth_key] <= 1:
+            raise KeyError(f"variant no_deep_layers needs {spec.depth_key} >= 2 for {architecture!r}")
+        merged[spec.depth_key] -= 1
+    return merged
 
 
-def bottleneck_channels(architecture: str, params: dict[str, Any] | None = None) -> int:
-    return ARCHITECTURES[architecture].bottleneck_channels(**architecture_params(architecture, params))
+def bottleneck_channels(architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline") -> int:
+    merged = architecture_params(architecture, params, variant)
+    return ARCHITECTURES[architecture].bottleneck_channels(**merged)
 
 
 def build_model(
@@ -77,11 +105,13 @@ def build_model(
     missing = [name for name in VARIANTS[variant] if name not in hyper]
     if missing:
         raise KeyError(f"variant {variant!r} needs hyperparameter(s) {', '.join(missing)} from its search space")
-    arch_params = architecture_params(architecture, params)
+    arch_params = architecture_params(architecture, params, variant)
     transform = None
     if variant == "frem":
         channels = ARCHITECTURES[architecture].bottleneck_channels(**arch_params)
         transform = FeatureRandomEnhancement(channels, hyper["frem_b"], hyper["frem_x"], seed=seed)
+    elif variant == "dropout":
+        transform = nn.Dropout2d(float(hyper["dropout_p"]))
     return ARCHITECTURES[architecture].build(
         in_channels=in_channels,
         num_classes=num_classes,

@@ -1,8 +1,17 @@
-"""A plain 2D U-Net (Ronneberger et al. 2015) with batch norm and same-padding convs.
+"""The U-Net family, as one configurable 2D encoder-decoder.
+
+* ``block``: the conv stage at every level: ``plain`` (Ronneberger U-Net with
+  batch norm), ``se`` (plus squeeze-and-excitation), ``residual``.
+* ``attention``: Oktay attention gates on every skip, gated by the next-lower
+  decoder level.
+* ``encoder_attention``: ``advanced`` / ``full`` (Lin, Yang, Shu, Scherer): every
+  decoder level also receives the outputs of encoder levels 1-3, resized
+  (max-pooled when finer) and convolved to that level's depth, concatenated
+  with the skip before the attention gate; ``full`` also gates each of them.
 
 The bottleneck output passes through ``bottleneck_transform`` (identity, FREM,
-dropout, ...) and, with ``aux_head=True``, also feeds a 1x1-conv deep-supervision
-head upsampled to the input size; in training the model then returns
+dropout) and, with ``aux_head=True``, feeds a 1x1-conv deep-supervision head
+upsampled to the input size; in training the model then returns
 ``(final, aux)``, in eval only ``final``.
 """
 
@@ -10,16 +19,58 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .blocks import BLOCKS, AttentionGate, conv_bn_relu
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+ENCODER_LEVELS_SHARED = 3  # encoder levels 1-3 feed every decoder level (advanced / full attention)
+
+
+class _Resize(nn.Module):
+    """Bring an encoder output from level ``source`` to level ``target`` and to ``channels``."""
+
+    def __init__(self, source: int, target: int, in_channels: int, channels: int):
+        super().__init__()
+        self.factor = 2 ** (target - source)  # >1: pool (finer source), <1: upsample
+        self.conv = nn.Sequential(*conv_bn_relu(in_channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.factor > 1:
+            x = F.max_pool2d(x, self.factor)
+        elif self.factor < 1:
+            x = F.interpolate(x, scale_factor=1 / self.factor, mode="bilinear", align_corners=False)
+        return self.conv(x)
+
+
+class _DecoderLevel(nn.Module):
+    def __init__(self, level: int, widths: list[int], block, attention: bool, encoder_attention: str, upsample: str):
+        super().__init__()
+        width, below = widths[level], widths[level + 1]
+        if upsample == "transpose":
+            self.up = nn.ConvTranspose2d(below, width, 2, stride=2)
+        else:
+            self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.Conv2d(below, width, 1))
+        sources = []
+        if encoder_attention != "none":
+            sources = [k for k in range(min(ENCODER_LEVELS_SHARED, len(widths) - 1)) if k != level]
+        self.sources = sources
+        self.extras = nn.ModuleList(_Resize(k, level, widths[k], width) for k in sources)
+        skip_channels = width * (1 + len(sources))
+        self.full = encoder_attention == "full"
+        if self.full:
+            self.gates = nn.ModuleList(AttentionGate(width, width) for _ in range(1 + len(sources)))
+        else:
+            self.gate = AttentionGate(skip_channels, width) if attention or encoder_attention == "advanced" else None
+        self.block = block(skip_channels + width, width)
+
+    def forward(self, x: torch.Tensor, encoder_outputs: list[torch.Tensor], level: int) -> torch.Tensor:
+        g = self.up(x)
+        skips = [encoder_outputs[level]] + [extra(encoder_outputs[k]) for k, extra in zip(self.sources, self.extras)]
+        if self.full:
+            skip = torch.cat([gate(s, g) for gate, s in zip(self.gates, skips)], dim=1)
+        else:
+            skip = torch.cat(skips, dim=1)
+            if self.gate is not None:
+                skip = self.gate(skip, g)
+        return self.block(torch.cat([g, skip], dim=1))
 
 
 class UNet(nn.Module):
@@ -29,31 +80,36 @@ class UNet(nn.Module):
         num_classes: int = 2,
         base_channels: int = 64,
         depth: int = 4,
+        block: str = "plain",
+        attention: bool = False,
+        encoder_attention: str = "none",
+        upsample: str = "transpose",
         bottleneck_transform: nn.Module | None = None,
         aux_head: bool = False,
     ):
         super().__init__()
         if depth < 1:
             raise ValueError(f"U-Net depth={depth} must be at least 1")
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block {block!r}; use one of {', '.join(BLOCKS)}")
+        if encoder_attention not in ("none", "advanced", "full"):
+            raise ValueError(f"encoder_attention={encoder_attention!r} must be none, advanced or full")
+        if upsample not in ("transpose", "bilinear"):
+            raise ValueError(f"upsample={upsample!r} must be transpose or bilinear")
+        conv = BLOCKS[block]
         widths = [base_channels * 2**level for level in range(depth + 1)]
         self.depth = depth
-        self.encoder = nn.ModuleList()
-        channels = in_channels
-        for width in widths[:-1]:
-            self.encoder.append(conv_block(channels, width))
-            channels = width
-        self.bottleneck = conv_block(widths[-2], widths[-1])
+        self.encoder = nn.ModuleList(conv(c_in, c_out) for c_in, c_out in zip([in_channels] + widths[:-2], widths[:-1]))
+        self.bottleneck = conv(widths[-2], widths[-1])
         self.bottleneck_transform = bottleneck_transform or nn.Identity()
-        self.upsamplers = nn.ModuleList()
-        self.decoder = nn.ModuleList()
-        for level in reversed(range(depth)):
-            self.upsamplers.append(nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2))
-            self.decoder.append(conv_block(2 * widths[level], widths[level]))
+        self.decoder = nn.ModuleList(
+            _DecoderLevel(level, widths, conv, attention, encoder_attention, upsample) for level in reversed(range(depth))
+        )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
         self.aux_head = nn.Conv2d(widths[-1], num_classes, 1) if aux_head else None
 
     @staticmethod
-    def bottleneck_channels(base_channels: int = 64, depth: int = 4) -> int:
+    def bottleneck_channels(base_channels: int = 64, depth: int = 4, **_) -> int:
         return base_channels * 2**depth
 
     def set_epoch(self, epoch: int) -> None:
@@ -67,16 +123,16 @@ class UNet(nn.Module):
                 f"U-Net of depth {self.depth} needs height and width divisible by {multiple}; "
                 f"got {tuple(images.shape[-2:])}: resize or tile the images"
             )
-        skips = []
+        outputs = []
         x = images
         for block in self.encoder:
             x = block(x)
-            skips.append(x)
+            outputs.append(x)
             x = F.max_pool2d(x, 2)
         bottom = self.bottleneck_transform(self.bottleneck(x))
         x = bottom
-        for upsample, block, skip in zip(self.upsamplers, self.decoder, reversed(skips)):
-            x = block(torch.cat([upsample(x), skip], dim=1))
+        for level, decoder_level in zip(reversed(range(self.depth)), self.decoder):
+            x = decoder_level(x, outputs, level)
         final = self.head(x)
         if self.aux_head is None or not self.training:
             return final

@@ -1,0 +1,82 @@
+"""Building blocks shared by the U-Net family."""
+
+import torch
+from torch import nn
+
+
+def conv_bn_relu(in_channels: int, out_channels: int, kernel: int = 3) -> list[nn.Module]:
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class PlainBlock(nn.Sequential):
+    """Two 3x3 conv-BN-ReLU (Ronneberger U-Net with batch norm)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(*conv_bn_relu(in_channels, out_channels), *conv_bn_relu(out_channels, out_channels))
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel re-weighting by a squeezed global context (Hu et al. 2018)."""
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class SEBlock(nn.Sequential):
+    """A plain conv stage followed by a squeeze-and-excitation block."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(PlainBlock(in_channels, out_channels), SqueezeExcitation(out_channels))
+
+
+class ResidualBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN plus a 1x1-conv-BN shortcut, then ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            *conv_bn_relu(in_channels, out_channels),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class AttentionGate(nn.Module):
+    """Oktay et al. 2018: alpha = sigmoid(psi(ReLU(W_x x + W_g g))), output x * alpha.
+
+    ``g`` is the gating signal from the next-lower decoder level, already
+    upsampled to ``x``'s resolution.
+    """
+
+    def __init__(self, x_channels: int, g_channels: int, inter_channels: int | None = None):
+        super().__init__()
+        inter = inter_channels or max(1, x_channels // 2)
+        self.w_x = nn.Sequential(nn.Conv2d(x_channels, inter, 1, bias=False), nn.BatchNorm2d(inter))
+        self.w_g = nn.Sequential(nn.Conv2d(g_channels, inter, 1), nn.BatchNorm2d(inter))
+        self.psi = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(inter, 1, 1), nn.BatchNorm2d(1), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return x * self.psi(self.w_x(x) + self.w_g(g))
+
+
+BLOCKS = {"plain": PlainBlock, "se": SEBlock, "residual": ResidualBlock}
