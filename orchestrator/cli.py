@@ -147,13 +147,19 @@ def compare(
 
 @app.command()
 def models():
-    """Registered architectures and variants."""
+    """Registered architectures x variants with their parameter counts at default settings."""
     from trainables.models import ARCHITECTURES, VARIANTS, build_model, count_parameters
 
+    from .tables import render
+
+    hyper = {"frem_b": 1, "frem_x": 2.0, "ds_lambda": 0.5, "dropout_p": 0.1}
+    rows = []
     for name, architecture in ARCHITECTURES.items():
-        model = build_model(name, "baseline", in_channels=1, num_classes=2)
-        console.print(f"{name}: {count_parameters(model):,} parameters at defaults {architecture.defaults}")
-    console.print(f"variants: {', '.join(VARIANTS)}")
+        for variant in VARIANTS:
+            model = build_model(name, variant, in_channels=1, num_classes=2, hyper=hyper)
+            rows.append([name, variant, f"{count_parameters(model):,}"])
+    console.print(render(["architecture", "variant", "parameters"], rows, "markdown"), highlight=False)
+    console.print("defaults: " + "; ".join(f"{n} {a.defaults}" for n, a in ARCHITECTURES.items()), highlight=False)
 
 
 if __name__ == "__main__":
