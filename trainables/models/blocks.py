@@ -2,6 +2,7 @@
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel: int = 3) -> list[nn.Module]:
@@ -77,6 +78,25 @@ class AttentionGate(nn.Module):
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         return x * self.psi(self.w_x(x) + self.w_g(g))
+
+
+class BottleneckVariants(nn.Module):
+    """What every architecture shares for the variants: the bottleneck transform's
+    epoch (FREM re-draws its channels) and the deep-supervision output."""
+
+    bottleneck_transform: nn.Module
+    aux_head: nn.Module | None
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.bottleneck_transform, "set_epoch"):
+            self.bottleneck_transform.set_epoch(epoch)
+
+    def outputs(self, final: torch.Tensor, bottom: torch.Tensor, images: torch.Tensor):
+        """``final`` in eval or without an aux head; ``(final, aux)`` in training with one."""
+        if self.aux_head is None or not self.training:
+            return final
+        aux = F.interpolate(self.aux_head(bottom), size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return final, aux
 
 
 BLOCKS = {"plain": PlainBlock, "se": SEBlock, "residual": ResidualBlock}

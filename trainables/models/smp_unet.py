@@ -6,7 +6,8 @@ file (a state dict of the encoder) is loaded instead.
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from .blocks import BottleneckVariants
 
 
 def smp_encoders() -> list[str]:
@@ -23,7 +24,7 @@ def smp_bottleneck_channels(encoder: str = "resnet34", encoder_depth: int = 5, *
     return smp.encoders.encoders[encoder]["params"]["out_channels"][encoder_depth]
 
 
-class SmpUNet(nn.Module):
+class SmpUNet(BottleneckVariants):
     def __init__(
         self,
         in_channels: int = 3,
@@ -53,10 +54,6 @@ class SmpUNet(nn.Module):
         channels = self.model.encoder.out_channels[-1]
         self.aux_head = nn.Conv2d(channels, num_classes, 1) if aux_head else None
 
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.bottleneck_transform, "set_epoch"):
-            self.bottleneck_transform.set_epoch(epoch)
-
     def forward(self, images: torch.Tensor):
         multiple = 2**self.depth
         if images.shape[-2] % multiple or images.shape[-1] % multiple:
@@ -64,7 +61,4 @@ class SmpUNet(nn.Module):
         features = self.model.encoder(images)
         features[-1] = bottom = self.bottleneck_transform(features[-1])
         final = self.model.segmentation_head(self.model.decoder(features))
-        if self.aux_head is None or not self.training:
-            return final
-        aux = F.interpolate(self.aux_head(bottom), size=images.shape[-2:], mode="bilinear", align_corners=False)
-        return final, aux
+        return self.outputs(final, bottom, images)

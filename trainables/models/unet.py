@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import BLOCKS, AttentionGate, conv_bn_relu
+from .blocks import BLOCKS, AttentionGate, BottleneckVariants, conv_bn_relu
 
 ENCODER_LEVELS_SHARED = 3  # encoder levels 1-3 feed every decoder level (advanced / full attention)
 
@@ -73,7 +73,7 @@ class _DecoderLevel(nn.Module):
         return self.block(torch.cat([g, skip], dim=1))
 
 
-class UNet(nn.Module):
+class UNet(BottleneckVariants):
     def __init__(
         self,
         in_channels: int = 1,
@@ -112,10 +112,6 @@ class UNet(nn.Module):
     def bottleneck_channels(base_channels: int = 64, depth: int = 4, **_) -> int:
         return base_channels * 2**depth
 
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.bottleneck_transform, "set_epoch"):
-            self.bottleneck_transform.set_epoch(epoch)
-
     def forward(self, images: torch.Tensor):
         multiple = 2**self.depth
         if images.shape[-2] % multiple or images.shape[-1] % multiple:
@@ -134,7 +130,4 @@ class UNet(nn.Module):
         for level, decoder_level in zip(reversed(range(self.depth)), self.decoder):
             x = decoder_level(x, outputs, level)
         final = self.head(x)
-        if self.aux_head is None or not self.training:
-            return final
-        aux = F.interpolate(self.aux_head(bottom), size=images.shape[-2:], mode="bilinear", align_corners=False)
-        return final, aux
+        return self.outputs(final, bottom, images)
