@@ -44,6 +44,9 @@ def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
                 bottleneck_channels(architecture.name, architecture.params, variant.name)
             except (KeyError, ValueError) as error:
                 raise UserError(f"{error.args[0]}; fix `architectures:` in the spec") from None
+        weights = architecture.params.get("encoder_weights_path")
+        if weights and not Path(weights).is_file():
+            raise UserError(f"architecture {architecture.key!r}: encoder weights file {weights} not found; fix encoder_weights_path")
     for dataset in spec.datasets:
         _check_dataset(dataset)
     _check_metric(spec)

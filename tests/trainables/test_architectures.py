@@ -101,3 +101,38 @@ def test_smp_efficientnet_builds_offline():
 def test_invalid_architecture_parameters_fail_validation(overrides, message):
     with pytest.raises(UserError, match=message):
         validate_study(parse_spec(tiny_spec(**overrides), "spec"))
+
+
+@pytest.mark.parametrize(
+    "variant, space, message",
+    [
+        ("frem", "tests.spaces.frem_b_too_wide", r"frem_b in \[1, 17\], outside the allowed \[1, 16\]"),
+        ("frem", "tests.spaces.frem_x_nonpositive", r"frem_x in \[0.0, 10.0\], outside the allowed \(0.0, inf\]"),
+        ("deep_supervision", "tests.spaces.lambda_above_one", r"ds_lambda in \[0.0, 1.5\], outside the allowed \[0.0, 1.0\]"),
+        ("baseline", "tests.spaces.undeclared", "suggests batch_size without declaring it"),
+    ],
+)
+def test_search_ranges_the_model_cannot_take_fail_validation(variant, space, message):
+    spec = tiny_spec(variants=[{"name": variant, "search_space": space}])  # unet, base 4, depth 2: 16 channels
+    with pytest.raises(UserError, match=message):
+        validate_study(parse_spec(spec, "spec"))
+
+
+def test_smp_unet_loads_a_local_encoder_weights_file(tmp_path):
+    source = build_model("smp_unet", "baseline", in_channels=3, num_classes=2, params={"encoder": "resnet18", "encoder_depth": 3})
+    weights = tmp_path / "encoder.pt"
+    torch.save(source.model.encoder.state_dict(), weights)
+    params = {"encoder": "resnet18", "encoder_depth": 3, "encoder_weights_path": str(weights)}
+    loaded = build_model("smp_unet", "baseline", in_channels=3, num_classes=2, params=params)
+    for name, tensor in source.model.encoder.state_dict().items():
+        assert torch.equal(tensor, loaded.model.encoder.state_dict()[name]), name
+    missing = tiny_spec(architectures=[{"name": "smp_unet", "params": {**params, "encoder_weights_path": str(tmp_path / "no.pt")}}])
+    with pytest.raises(UserError, match="encoder weights file .* not found"):
+        validate_study(parse_spec(missing, "spec"))
+
+
+def test_fixed_frem_variant_keeps_its_channels():
+    model = build_model("unet", "frem_fixed", in_channels=1, num_classes=2, params={"base_channels": 4, "depth": 2}, hyper=HYPER)
+    before = list(model.bottleneck_transform.enhanced_channels)
+    model.set_epoch(3)
+    assert model.bottleneck_transform.fixed and model.bottleneck_transform.enhanced_channels == before

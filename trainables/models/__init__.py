@@ -1,7 +1,8 @@
 """Model registry: a study names an architecture and a variant and gets a model.
 
 Variants are applied here, once, for every architecture: ``frem`` puts a
-Feature Random Enhancement Module on the bottleneck, ``dropout`` a dropout
+Feature Random Enhancement Module on the bottleneck (``frem_fixed``: the same
+channels every epoch), ``dropout`` a dropout
 layer there, ``deep_supervision`` adds the auxiliary head (its loss weight λ
 lives in ``trainables.losses``), ``no_deep_layers`` drops the deepest level.
 """
@@ -59,6 +60,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 VARIANTS: dict[str, tuple[str, ...]] = {
     "baseline": (),
     "frem": ("frem_b", "frem_x"),
+    "frem_fixed": ("frem_b", "frem_x"),  # FREM enhancing the same channels in every epoch
     "deep_supervision": ("ds_lambda",),
     "dropout": ("dropout_p",),
     "no_deep_layers": (),
@@ -107,9 +109,11 @@ def build_model(
         raise KeyError(f"variant {variant!r} needs hyperparameter(s) {', '.join(missing)} from its search space")
     arch_params = architecture_params(architecture, params, variant)
     transform = None
-    if variant == "frem":
+    if variant in ("frem", "frem_fixed"):
         channels = ARCHITECTURES[architecture].bottleneck_channels(**arch_params)
-        transform = FeatureRandomEnhancement(channels, hyper["frem_b"], hyper["frem_x"], seed=seed)
+        transform = FeatureRandomEnhancement(
+            channels, hyper["frem_b"], hyper["frem_x"], seed=seed, fixed=variant == "frem_fixed"
+        )
     elif variant == "dropout":
         transform = nn.Dropout2d(float(hyper["dropout_p"]))
     return ARCHITECTURES[architecture].build(
