@@ -162,5 +162,70 @@ def models():
     console.print("defaults: " + "; ".join(f"{n} {a.defaults}" for n, a in ARCHITECTURES.items()), highlight=False)
 
 
+datasets_app = typer.Typer(help="Import, list and inspect datasets in the project's folder format.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("import")
+@user_errors
+def datasets_import(
+    kind: Annotated[str, typer.Argument(help="isbi2012 | sstem | crackforest | folders | rle-csv")],
+    src: Annotated[Path, typer.Argument(help="The folder the published dataset was unpacked to.")],
+    dest: Annotated[Path, typer.Argument(help="New dataset folder to write.")],
+    name: Annotated[Optional[str], typer.Option(help="Dataset name (default: DEST's folder name).")] = None,
+    class_map: Annotated[
+        Optional[str], typer.Option(help="folders: class map as NAME=VALUE,... (default background=0,foreground=255).")
+    ] = None,
+    csv_name: Annotated[str, typer.Option(help="rle-csv: the CSV file inside SRC.")] = "train.csv",
+):
+    """Convert a published dataset layout into the project's format, then check it completely."""
+    from .datasets import check_dataset, import_dataset
+
+    options: dict = {"csv_name": csv_name}
+    if class_map:
+        try:
+            options["class_map"] = {k: int(v) for k, v in (pair.split("=") for pair in class_map.split(","))}
+        except ValueError:
+            raise UserError(f"--class-map {class_map!r} is not NAME=VALUE,...; e.g. background=0,crack=255") from None
+    with console.status(f"importing {kind} from {src}..."):
+        report = import_dataset(kind, src, dest, name=name, **options)
+        check_dataset(dest)
+    console.print(f"[green]imported[/] {report['count']} images into {dest} (classes: {', '.join(report['classes'])})")
+    if report["skipped"]:
+        console.print(f"skipped {len(report['skipped'])} image(s) without ground truth: {', '.join(report['skipped'][:5])}")
+
+
+@datasets_app.command("list")
+@user_errors
+def datasets_list(root: Annotated[Path, typer.Argument(help="Folder holding dataset folders.")] = Path("datasets")):
+    """Dataset folders under ROOT, with image counts and classes."""
+    import yaml
+
+    from .tables import render
+
+    rows = []
+    for manifest in sorted(root.glob("*/dataset.yaml")):
+        data = yaml.safe_load(manifest.read_text())
+        count = len(list((manifest.parent / "images").glob("*.png")))
+        rows.append([data.get("name", manifest.parent.name), str(manifest.parent), str(count), ", ".join(c["name"] for c in data["classes"])])
+    if not rows:
+        raise UserError(f"no datasets under {root}; import one with `orchestrate datasets import KIND SRC {root}/NAME`")
+    console.print(render(["name", "path", "images", "classes"], rows, "markdown"), highlight=False)
+
+
+@datasets_app.command("show")
+@user_errors
+def datasets_show(path: Annotated[Path, typer.Argument(help="A dataset folder.")]):
+    """Image count, sizes and class pixel frequencies of one dataset (reads every file)."""
+    from .datasets import summarize
+    from .tables import render
+
+    with console.status(f"reading {path}..."):
+        info = summarize(path)
+    console.print(f"{info['name']}: {info['images']} images, {info['channels']} channel(s), sizes {', '.join(info['sizes'])}")
+    rows = [[c["name"], str(c["value"]), f"{c['pixels']:,}", f"{c['fraction']:.2%}"] for c in info["classes"]]
+    console.print(render(["class", "mask value", "pixels", "fraction"], rows, "markdown"), highlight=False)
+
+
 if __name__ == "__main__":
     app()

@@ -113,3 +113,21 @@ def test_running_a_study_that_exists_points_to_resume(study, tmp_path):
     spec_path.write_text(yaml.safe_dump(tiny_spec("e2e")))
     result = orchestrate("run", spec_path, "--storage", root.parent, timeout=120)
     assert result.returncode == 2 and "orchestrate resume" in result.stderr
+
+
+def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write_spec):
+    spec = tiny_spec(
+        "asha",
+        variants=["baseline"],
+        scheduler="asha",
+        asha={"grace_period": 1, "reduction_factor": 2},
+        budget={"trials_per_arm": 4, "epochs": 3, "max_concurrent_trials": 2},
+    )
+    result = orchestrate("run", write_spec(spec), "--storage", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = ds.dataset(tmp_path / "asha" / "results" / "trials").to_table().to_pandas()
+    epochs = ds.dataset(tmp_path / "asha" / "results" / "epochs").to_table().to_pandas()
+    assert len(trials) == 4 and set(trials["status"]) <= {"completed", "pruned"}
+    assert (trials.loc[trials["status"] == "pruned", "epochs_completed"] < 3).all()
+    assert (trials.loc[trials["status"] == "completed", "epochs_completed"] == 3).all()
+    assert epochs.groupby("trial_id").size().to_dict() == dict(zip(trials["trial_id"], trials["epochs_completed"]))

@@ -1,0 +1,76 @@
+"""Finding broken data before any trial starts, with the offending files listed."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+from trainables.data import MANIFEST
+
+from ..errors import UserError
+
+
+class DatasetError(UserError):
+    """Broken data; the message lists the first offending files and their count."""
+
+
+def offenders(problem: str, files: list, fix: str) -> DatasetError:
+    shown = ", ".join(str(f) for f in files[:3])
+    more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+    return DatasetError(f"{problem} ({len(files)} file(s)): {shown}{more}; {fix}")
+
+
+@dataclass
+class DatasetInfo:
+    path: Path
+    manifest: dict
+    stems: list[str] = field(default_factory=list)
+    sizes: set = field(default_factory=set)
+
+
+def read_image(path: Path, mode: str | None = None) -> np.ndarray:
+    with Image.open(path) as image:
+        image.load()  # raises on a truncated file
+        return np.asarray(image.convert(mode) if mode else image)
+
+
+def check_dataset(path: str | Path) -> DatasetInfo:
+    """Check a dataset folder completely (every image and mask is read)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist; import one with `orchestrate datasets import`")
+    if not (root / MANIFEST).is_file():
+        raise DatasetError(f"{root / MANIFEST} is missing; a dataset folder needs a manifest (see README, Datasets)")
+    manifest = yaml.safe_load((root / MANIFEST).read_text())
+    values = {int(c["value"]) for c in manifest.get("classes", [])}
+    if len(values) < 2:
+        raise DatasetError(f"{root / MANIFEST} lists {len(values)} class(es); it needs at least 2 with distinct values")
+    images = sorted((root / "images").glob("*.png"))
+    if not images:
+        raise DatasetError(f"dataset {root} is empty: no PNG images in {root / 'images'}; import or add images")
+    missing = [p.name for p in images if not (root / "masks" / p.name).is_file()]
+    if missing:
+        raise offenders(f"images without a mask in {root / 'masks'}", missing, "add the masks or remove the images")
+    unreadable, mismatched, bad_values, sizes = [], [], [], set()
+    for image_path in images:
+        mask_path = root / "masks" / image_path.name
+        try:
+            image, mask = read_image(image_path), read_image(mask_path, "L")
+        except Exception:  # PIL raises several types for broken files
+            unreadable.append(image_path.name)
+            continue
+        if image.shape[:2] != mask.shape:
+            mismatched.append(f"{image_path.name} ({image.shape[1]}x{image.shape[0]} vs {mask.shape[1]}x{mask.shape[0]})")
+        unknown = set(np.unique(mask).tolist()) - values
+        if unknown:
+            bad_values.append(f"{image_path.name} {sorted(unknown)[:3]}")
+        sizes.add(image.shape[:2])
+    if unreadable:
+        raise offenders("unreadable or truncated image/mask files", unreadable, "re-export or remove them")
+    if mismatched:
+        raise offenders("image and mask sizes differ", mismatched, "fix the masks")
+    if bad_values:
+        raise offenders(f"mask values not in the class map {sorted(values)}", bad_values, f"fix the masks or the classes in {MANIFEST}")
+    return DatasetInfo(root, manifest, [p.stem for p in images], sizes)

@@ -1,0 +1,160 @@
+"""Importers from published dataset layouts into the project's format.
+
+Each takes the source folder and yields (stem, image, class-index mask).
+"""
+
+import csv
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .check import DatasetError, offenders, read_image
+from .store import write_dataset
+
+Item = tuple[str, np.ndarray, np.ndarray]
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise DatasetError(f"{path} not found: {what}; check the source folder")
+    return path
+
+
+def isbi2012(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
+    """``train/image/N.png`` + ``train/label/N.png``; label 255 = cell, 0 = membrane."""
+    images = sorted(_require(src / "train" / "image", "ISBI 2012 layout train/image/N.png").glob("*.png"), key=lambda p: int(p.stem))
+    labels = _require(src / "train" / "label", "ISBI 2012 layout train/label/N.png")
+
+    def items():
+        for path in images:
+            label = read_image(labels / path.name, "L")
+            yield path.stem, read_image(path, "L"), (label >= 128).astype(np.uint8)
+
+    return ["membrane", "cell"], items()
+
+
+# The published four-class protocol on the merged labels of the ssTEM stack.
+SSTEM_CLASSES = ["membrane", "mitochondria", "synapse", "background"]
+SSTEM_VALUES = {0: 0, 32: 0, 64: 0, 96: 0, 128: 0, 191: 1, 223: 2, 159: 3, 255: 3}
+
+
+def sstem(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
+    """Drosophila VNC ssTEM stack 1: ``stack1/raw/NN.tif`` + ``stack1/labels/labelsNNNNNNNN.png``."""
+    raw = sorted(_require(src / "stack1" / "raw", "ssTEM layout stack1/raw/NN.tif").glob("*.tif"))
+    labels = _require(src / "stack1" / "labels", "ssTEM layout stack1/labels/labelsNNNNNNNN.png")
+    lookup = np.full(256, 255, np.uint8)
+    for value, index in SSTEM_VALUES.items():
+        lookup[value] = index
+
+    def items():
+        for path in raw:
+            label = read_image(labels / f"labels{int(path.stem):08d}.png", "L")
+            mask = lookup[label]
+            if (mask == 255).any():
+                raise DatasetError(f"{path.name}: label values {sorted(set(np.unique(label)) - set(SSTEM_VALUES))} not in the ssTEM label map")
+            yield path.stem, read_image(path, "L"), mask
+
+    return SSTEM_CLASSES, items()
+
+
+def crackforest(src: Path, skipped: list | None = None, **_) -> tuple[list[str], Iterator[Item]]:
+    """``image/NNN.jpg`` + ``groundTruth/NNN.mat`` (struct groundTruth.Segmentation: 1 background, 2 crack)."""
+    from scipy.io import loadmat
+
+    images = sorted(_require(src / "image", "CrackForest layout image/NNN.jpg").glob("*.jpg"))
+    truth = _require(src / "groundTruth", "CrackForest layout groundTruth/NNN.mat")
+
+    def items():
+        for path in images:
+            mat_path = truth / f"{path.stem}.mat"
+            if not mat_path.is_file():
+                if skipped is not None:
+                    skipped.append(path.name)
+                continue
+            segmentation = loadmat(mat_path)["groundTruth"][0, 0]["Segmentation"]
+            yield path.stem, read_image(path, "RGB"), (np.asarray(segmentation) == 2).astype(np.uint8)
+
+    return ["background", "crack"], items()
+
+
+def folders(src: Path, class_map: dict[str, int] | None = None, **_) -> tuple[list[str], Iterator[Item]]:
+    """Any ``images/`` + ``masks/`` pair (same stems, any image format); ``class_map`` name -> mask value."""
+    class_map = class_map or {"background": 0, "foreground": 255}
+    images = sorted(p for p in _require(src / "images", "layout images/ + masks/").iterdir() if p.is_file())
+    masks = {p.stem: p for p in _require(src / "masks", "layout images/ + masks/").iterdir() if p.is_file()}
+    missing = [p.name for p in images if p.stem not in masks]
+    if missing:
+        raise offenders("images without a mask", missing, "add the masks or remove the images")
+    lookup = np.full(256, 255, np.uint8)
+    for index, value in enumerate(class_map.values()):
+        lookup[int(value)] = index
+
+    def items():
+        for path in images:
+            mask = lookup[read_image(masks[path.stem], "L")]
+            if (mask == 255).any():
+                raise DatasetError(f"{masks[path.stem].name}: mask values outside the class map {class_map}; pass --class-map")
+            image = read_image(path)
+            yield path.stem, image if image.ndim == 2 else image[..., :3], mask
+
+    return list(class_map), items()
+
+
+def decode_rle(encoded: str, shape: tuple[int, int]) -> np.ndarray:
+    """Run-length pairs (1-indexed start, length), column-major (the steel-defect convention)."""
+    flat = np.zeros(shape[0] * shape[1], np.uint8)
+    numbers = [int(n) for n in encoded.split()]
+    for start, length in zip(numbers[0::2], numbers[1::2]):
+        flat[start - 1 : start - 1 + length] = 1
+    return flat.reshape(shape[1], shape[0]).T
+
+
+def rle_csv(src: Path, csv_name: str = "train.csv", **_) -> tuple[list[str], Iterator[Item]]:
+    """Images + a CSV of ``ImageId, ClassId, EncodedPixels``. Overlapping labels: the higher ClassId wins."""
+    table = _require(src / csv_name, "RLE layout: a CSV of ImageId,ClassId,EncodedPixels")
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    class_ids = sorted({int(r["ClassId"]) for r in rows})
+    by_image: dict[str, list[dict]] = {}
+    for row in rows:
+        by_image.setdefault(row["ImageId"], []).append(row)
+    image_dir = src / "images" if (src / "images").is_dir() else src
+
+    def items():
+        for image_name in sorted(by_image):
+            image = read_image(_require(image_dir / image_name, "an image named in the CSV"), "L")
+            mask = np.zeros(image.shape, np.uint8)
+            for row in by_image[image_name]:
+                if row["EncodedPixels"].strip():
+                    mask[decode_rle(row["EncodedPixels"], image.shape) == 1] = class_ids.index(int(row["ClassId"])) + 1
+            yield Path(image_name).stem, image, mask
+
+    return ["background", *(f"class_{c}" for c in class_ids)], items()
+
+
+IMPORTERS: dict[str, Callable] = {
+    "isbi2012": isbi2012,
+    "sstem": sstem,
+    "crackforest": crackforest,
+    "folders": folders,
+    "rle-csv": rle_csv,
+}
+
+
+def import_dataset(kind: str, src: str | Path, dest: str | Path, name: str | None = None, **options) -> dict:
+    if kind not in IMPORTERS:
+        raise DatasetError(f"unknown dataset kind {kind!r}; known: {', '.join(IMPORTERS)}")
+    src, dest = Path(src), Path(dest)
+    if not src.is_dir():
+        raise DatasetError(f"source folder {src} does not exist; give the folder the dataset was unpacked to")
+    if (dest / "dataset.yaml").exists():
+        raise DatasetError(f"{dest} already holds a dataset; choose another destination or remove it")
+    skipped: list[str] = []
+    class_names, items = IMPORTERS[kind](src, skipped=skipped, **options)
+    items = list(items)
+    if not items:
+        raise DatasetError(f"no images found in {src} for kind {kind!r}; check the source layout")
+    channels = 1 if items[0][1].ndim == 2 else 3
+    count = write_dataset(dest, name or dest.name, class_names, items, channels, source=f"{kind}:{src}")
+    return {"count": count, "classes": class_names, "skipped": skipped}
