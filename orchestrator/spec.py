@@ -19,13 +19,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SplitSpec(_Strict):
+    """Fractions (< 1) or counts (>= 1) of source images; with ``folds``, the non-test images are cut
+    into K folds and fold ``fold`` validates. The test split is never seen during the search."""
+
+    val: float = Field(0.25, gt=0)
+    test: float = Field(0.0, ge=0)
+    folds: int | None = Field(None, ge=2)
+    fold: int = Field(0, ge=0)
+
+
 class DatasetSpec(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     kind: Literal["synthetic", "folder"] = "folder"
     path: str | None = None  # folder datasets; relative paths are relative to the spec file
+    shape: Literal["cells", "cracks"] = "cells"  # synthetic only
     num_images: int = Field(32, ge=4)  # synthetic only
     image_size: int = Field(64, ge=8)  # synthetic only
-    val_fraction: float = Field(0.25, gt=0, lt=1)
+    split: SplitSpec = SplitSpec()
+    resize: tuple[int, int] | None = None  # [height, width], before tiling
+    tile: int | None = Field(None, gt=0)  # non-overlapping square tiles of this size
+    channels: Literal[1, 3] | None = None  # convert images (e.g. grayscale to 3 channels for smp encoders)
 
     @model_validator(mode="after")
     def _folder_needs_path(self):
@@ -74,6 +88,9 @@ class ResourcesSpec(_Strict):
 class TrainingSpec(_Strict):
     batch_size: int = Field(8, gt=0)
     mixed_precision: Literal["auto", "off", "bf16"] = "auto"  # auto: bf16 autocast on GPU
+    augmentation: Literal["none", "flips", "two_of_list", "geometric"] = "none"  # a space may search it
+    stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
+    loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
 
 
 class StudySpec(_Strict):

@@ -2,6 +2,7 @@
 
     <storage>/<study name>/
         spec.yaml         the spec as submitted (data paths made absolute); resume reads this copy
+        splits/<dataset>.json  the source images of each split (and fold); resume reuses them
         arms/<arm>/       the arm's Ray Tune experiment (searcher state included)
         train/            Ray Train runs: each trial's checkpoints
         results/          Parquet tables (see orchestrator.results)
@@ -82,6 +83,18 @@ class StudyDir:
     def discard_arm_experiment(self, arm_id: str) -> None:
         """Drop an arm experiment that never saved restorable state (killed within its first seconds)."""
         shutil.rmtree(self.arm_dir(arm_id), ignore_errors=True)
+
+    def split(self, dataset) -> dict:
+        """The dataset's split, computed once and kept as readable JSON; resume reuses it."""
+        from .validate import compute_split
+
+        path = self.root / "splits" / f"{dataset.name}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        split = compute_split(self.spec, dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(split, indent=1) + "\n")
+        return split
 
     @cached_property
     def results(self) -> ResultsStore:

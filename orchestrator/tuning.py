@@ -19,7 +19,7 @@ from trainables.trial import run_trial
 
 from .spec import Arm
 from .study import StudyDir
-from .validate import space_context
+from .validate import data_seed, space_context
 
 
 class StudyOptunaSearch(OptunaSearch):
@@ -52,13 +52,16 @@ def arm_payload(study: StudyDir, arm: Arm) -> dict[str, Any]:
         "arm": arm.id,
         "seed": spec.seed,
         # The data split depends on the dataset only: every arm sees the same split.
-        "dataset": {**arm.dataset.model_dump(), "seed": derive_seed(spec.seed, "data", arm.dataset.name)},
+        "dataset": {**arm.dataset.model_dump(), "seed": data_seed(spec, arm.dataset), "split": study.split(arm.dataset)},
         "architecture": arm.architecture.name,
         "arch_params": dict(arm.architecture.params),
         "variant": arm.variant.name,
         "epochs": spec.budget.epochs,
         "batch_size": spec.training.batch_size,
         "mixed_precision": spec.training.mixed_precision,
+        "augmentation": spec.training.augmentation,
+        "stochastic_width": spec.training.stochastic_width,
+        "loader_workers": spec.training.loader_workers,
         "metric": spec.metric,
         "mode": spec.mode,
         "resources": spec.resources.model_dump(),

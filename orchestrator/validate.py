@@ -12,11 +12,14 @@ import optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 import search_spaces
-from trainables.data import MANIFEST, dataset_class_names
+from trainables.data import dataset_class_names, source_stems
 from trainables.models import ARCHITECTURES, VARIANTS, bottleneck_channels
+from trainables.seeding import derive_seed
+from trainables.splits import SplitError, make_split
 
+from .datasets.check import check_dataset
 from .errors import UserError
-from .spec import Arm, StudySpec
+from .spec import Arm, DatasetSpec, StudySpec
 
 # hyperparameter -> (lowest allowed, highest allowed, exclusive low); "bottleneck" is the arm's channel count
 _BOUNDS: dict[str, tuple[Any, Any, bool]] = {
@@ -48,7 +51,7 @@ def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
         if weights and not Path(weights).is_file():
             raise UserError(f"architecture {architecture.key!r}: encoder weights file {weights} not found; fix encoder_weights_path")
     for dataset in spec.datasets:
-        _check_dataset(dataset)
+        _check_dataset(spec, dataset)
     _check_metric(spec)
     spaces = {}
     for arm in spec.arms():
@@ -56,23 +59,37 @@ def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
     return spaces
 
 
-def _check_dataset(dataset) -> None:
-    if dataset.kind != "folder":
-        return
-    root = Path(dataset.path)
-    if not root.is_dir():
-        raise UserError(f"dataset {dataset.name!r}: data path {root} does not exist; fix `path:` in the spec")
-    if not (root / MANIFEST).is_file():
-        raise UserError(f"dataset {dataset.name!r}: {root / MANIFEST} is missing; a dataset folder needs a manifest")
-    images = sorted((root / "images").glob("*.png"))
-    if len(images) < 2:
-        raise UserError(f"dataset {dataset.name!r}: {root / 'images'} has {len(images)} PNG image(s); it needs at least 2")
-    missing = [p.name for p in images if not (root / "masks" / p.name).is_file()]
-    if missing:
-        raise UserError(
-            f"dataset {dataset.name!r}: {len(missing)} image(s) have no mask in {root / 'masks'}: "
-            f"{', '.join(missing[:5])}; add the masks or remove the images"
-        )
+def data_seed(spec: StudySpec, dataset: DatasetSpec) -> int:
+    return derive_seed(spec.seed, "data", dataset.name)
+
+
+def compute_split(spec: StudySpec, dataset: DatasetSpec) -> dict:
+    """The dataset's split over source images; raises ``UserError`` if a part or fold would be empty."""
+    config = dataset.model_dump()
+    try:
+        return make_split(source_stems(config), dataset.split.val, dataset.split.test, dataset.split.folds,
+                          dataset.split.fold, data_seed(spec, dataset))
+    except SplitError as error:
+        raise UserError(f"dataset {dataset.name!r}: {error}") from None
+
+
+def _check_dataset(spec: StudySpec, dataset: DatasetSpec) -> None:
+    if dataset.kind == "folder":
+        try:
+            info = check_dataset(dataset.path)
+        except UserError as error:
+            raise UserError(f"dataset {dataset.name!r}: {error}") from None
+        sizes = info.sizes
+        classes = len(info.manifest["classes"])
+    else:
+        sizes, classes = {(dataset.image_size, dataset.image_size)}, 2
+    if dataset.resize:
+        sizes = {tuple(dataset.resize)}
+    if dataset.tile and any(min(size) < dataset.tile for size in sizes):
+        raise UserError(f"dataset {dataset.name!r}: tile {dataset.tile} is larger than images of size {min(sizes)}; use a smaller tile")
+    if spec.training.stochastic_width and classes != 2:
+        raise UserError(f"dataset {dataset.name!r}: stochastic_width needs a binary dataset (it has {classes} classes)")
+    compute_split(spec, dataset)
 
 
 def _check_metric(spec: StudySpec) -> None:

@@ -6,52 +6,53 @@ A dataset folder is the project's on-disk format::
     images/<stem>.png
     masks/<stem>.png  pixel values are the classes' ``value``s
 
-Synthetic data is generated inside the trial from its seed, so it needs no
-shared file system on a cluster.
+Synthetic data is generated inside the trial from its seed (each image from
+its own index), so it needs no shared file system on a cluster.
+
+The split (lists of source stems) comes from the driver; images are resized,
+then tiled, after splitting, so the tiles of one image never cross splits.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import yaml
+from torch.utils.data import Dataset
+
+from .augment import build_policy
 
 MANIFEST = "dataset.yaml"
+DILATIONS = (3, 5, 8)  # stochastic width: each mask dilated by these, incrementally
 
 
-@dataclass
-class SplitData:
-    images: torch.Tensor  # N x C x H x W, float32 in [0, 1]
-    masks: torch.Tensor  # N x H x W, int64 class indices
-
-
-@dataclass
-class LoadedDataset:
-    class_names: list[str]
-    train: SplitData
-    val: SplitData
-
-    @property
-    def in_channels(self) -> int:
-        return self.train.images.shape[1]
+def synthetic_image(shape: str, index: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One seeded synthetic image (uint8) and its exact mask: cell-like blobs or crack-like lines."""
+    rng = np.random.default_rng([seed, index])
+    mask = np.zeros((size, size), np.uint8)
+    if shape == "cells":
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        for _ in range(rng.integers(3, 9)):
+            cy, cx = rng.uniform(0, size, 2)
+            ry, rx = rng.uniform(size / 16, size / 6, 2)
+            mask[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0] = 1
+        signal = 0.3 + 0.35 * mask
+    elif shape == "cracks":
+        points = np.cumsum(rng.normal(0, size / 10, (8, 2)), axis=0) + rng.uniform(0, size, 2)
+        cv2.polylines(mask, [points.astype(np.int32)], False, 1, thickness=int(rng.integers(1, 4)))
+        signal = 0.6 - 0.35 * mask
+    else:
+        raise ValueError(f"unknown synthetic shape {shape!r}; use cells or cracks")
+    image = np.clip(signal + rng.normal(0, 0.12, (size, size)), 0, 1)
+    return (image * 255).astype(np.uint8), mask
 
 
 def synthetic_cells(num_images: int, image_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cell-like blobs on a noisy background, with exact masks (1 = cell)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:image_size, 0:image_size].astype(np.float32)
-    images = np.empty((num_images, 1, image_size, image_size), np.float32)
-    masks = np.zeros((num_images, image_size, image_size), np.int64)
-    for i in range(num_images):
-        for _ in range(rng.integers(3, 9)):
-            cy, cx = rng.uniform(0, image_size, 2)
-            ry, rx = rng.uniform(image_size / 16, image_size / 6, 2)
-            masks[i][((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0] = 1
-        texture = rng.normal(0, 0.12, (image_size, image_size))
-        images[i, 0] = np.clip(0.3 + 0.35 * masks[i] + texture, 0, 1)
-    return images, masks
+    pairs = [synthetic_image("cells", i, image_size, seed) for i in range(num_images)]
+    return np.stack([p[0] for p in pairs])[:, None].astype(np.float32) / 255, np.stack([p[1] for p in pairs]).astype(np.int64)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -59,49 +60,118 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def load_folder(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def class_names_of(config: dict[str, Any]) -> list[str]:
+    """Class names without loading the images (the driver uses this to build schemas)."""
+    if config["kind"] == "synthetic":
+        return ["background", "crack" if config.get("shape") == "cracks" else "cell"]
+    return [cls["name"] for cls in read_manifest(config["path"])["classes"]]
+
+
+dataset_class_names = class_names_of
+
+
+def source_stems(config: dict[str, Any]) -> list[str]:
+    if config["kind"] == "synthetic":
+        return [f"{i:05d}" for i in range(config["num_images"])]
+    return sorted(p.stem for p in (Path(config["path"]) / "images").glob("*.png"))
+
+
+def load_pairs(config: dict[str, Any], stems: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image HxW or HxWx3 uint8, class-index mask HxW uint8) for each stem."""
+    if config["kind"] == "synthetic":
+        return [synthetic_image(config.get("shape", "cells"), int(s), config["image_size"], config["seed"]) for s in stems]
     from PIL import Image
 
-    root = Path(path)
+    root = Path(config["path"])
     manifest = read_manifest(root)
-    classes = manifest["classes"]
-    lookup = np.full(256, -1, np.int64)
-    for index, cls in enumerate(classes):
+    lookup = np.zeros(256, np.uint8)
+    for index, cls in enumerate(manifest["classes"]):
         lookup[int(cls["value"])] = index
     mode = "L" if int(manifest.get("channels", 1)) == 1 else "RGB"
-    images, masks = [], []
-    for image_path in sorted((root / "images").glob("*.png")):
-        image = np.asarray(Image.open(image_path).convert(mode), np.float32) / 255.0
-        images.append(image[None] if image.ndim == 2 else image.transpose(2, 0, 1))
-        mask = lookup[np.asarray(Image.open(root / "masks" / image_path.name).convert("L"))]
-        if (mask < 0).any():
-            raise ValueError(f"{root / 'masks' / image_path.name}: mask value not in the class map of {MANIFEST}")
-        masks.append(mask)
-    return np.stack(images), np.stack(masks), [cls["name"] for cls in classes]
+    pairs = []
+    for stem in stems:
+        with Image.open(root / "images" / f"{stem}.png") as image, Image.open(root / "masks" / f"{stem}.png") as mask:
+            pairs.append((np.asarray(image.convert(mode)), lookup[np.asarray(mask.convert("L"))]))
+    return pairs
 
 
-def split_indices(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(count)
-    num_val = min(count - 1, max(1, round(count * val_fraction)))
-    return np.sort(order[num_val:]), np.sort(order[:num_val])
+def resize_and_tile(pairs, resize: list[int] | None, tile: int | None):
+    out = []
+    for image, mask in pairs:
+        if resize:
+            height, width = resize
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+        if not tile:
+            out.append((image, mask))
+            continue
+        for top in range(0, mask.shape[0] - tile + 1, tile):
+            for left in range(0, mask.shape[1] - tile + 1, tile):
+                out.append((image[top : top + tile, left : left + tile], mask[top : top + tile, left : left + tile]))
+    return out
 
 
-def load_dataset(config: dict[str, Any]) -> LoadedDataset:
-    if config["kind"] == "synthetic":
-        images, masks = synthetic_cells(config["num_images"], config["image_size"], config["seed"])
-        class_names = ["background", "cell"]
-    else:
-        images, masks, class_names = load_folder(config["path"])
-    train_idx, val_idx = split_indices(len(images), config["val_fraction"], config["seed"])
-
-    def subset(idx: np.ndarray) -> SplitData:
-        return SplitData(torch.from_numpy(images[idx]), torch.from_numpy(masks[idx]))
-
-    return LoadedDataset(class_names, subset(train_idx), subset(val_idx))
+def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
+    if channels == 3 and image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)  # grayscale for RGB encoders (smp)
+    if channels == 1 and image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return image
 
 
-def dataset_class_names(config: dict[str, Any]) -> list[str]:
-    """Class names without loading the images (used by the driver to build schemas)."""
-    if config["kind"] == "synthetic":
-        return ["background", "cell"]
-    return [cls["name"] for cls in read_manifest(config["path"])["classes"]]
+def stochastic_width(pairs):
+    """Pandey & Achara (CoreDeep): each mask also dilated 3x3, then 5x5, then 8x8, incrementally."""
+    out = []
+    for image, mask in pairs:
+        out.append((image, mask))
+        grown = mask
+        for size in DILATIONS:
+            grown = cv2.dilate(grown, np.ones((size, size), np.uint8))
+            out.append((image, grown))
+    return out
+
+
+class SegmentationDataset(Dataset):
+    """uint8 image/mask pairs -> (float CxHxW in [0, 1], int64 HxW), augmented together."""
+
+    def __init__(self, pairs, augmentation: str = "none", channels: int = 1):
+        self.pairs = pairs
+        self.transform = build_policy(augmentation, channels)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int):
+        image, mask = self.pairs[index]
+        if self.transform is not None:
+            out = self.transform(image=image, mask=mask)
+            image, mask = out["image"], out["mask"]
+        tensor = torch.from_numpy(image.astype(np.float32)).div_(255)  # astype copies: a writable array
+        tensor = tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+        return tensor, torch.from_numpy(mask.astype(np.int64))
+
+
+@dataclass
+class LoadedDataset:
+    class_names: list[str]
+    train: SegmentationDataset
+    val: SegmentationDataset
+    in_channels: int
+
+
+def load_split(config: dict[str, Any], part: str):
+    pairs = resize_and_tile(load_pairs(config, config["split"][part]), config.get("resize"), config.get("tile"))
+    return [(convert_channels(image, config.get("channels")), mask) for image, mask in pairs]
+
+
+def load_dataset(config: dict[str, Any], augmentation: str = "none", widen: bool = False) -> LoadedDataset:
+    train, val = load_split(config, "train"), load_split(config, "val")
+    if widen:
+        train = stochastic_width(train)
+    channels = 1 if train[0][0].ndim == 2 else 3
+    return LoadedDataset(
+        class_names_of(config),
+        SegmentationDataset(train, augmentation, channels),
+        SegmentationDataset(val, "none", channels),
+        channels,
+    )

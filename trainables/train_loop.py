@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler
 
 import ray.train
 import ray.train.torch
@@ -30,13 +30,20 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the trial is recorded as failed."""
 
 
-def _loader(split, batch_size: int, shuffle: bool, seed: int, world: int, rank: int) -> DataLoader:
-    dataset = TensorDataset(split.images, split.masks)
+def _loader(dataset, batch_size: int, shuffle: bool, seed: int, world: int, rank: int, workers: int) -> DataLoader:
+    # Seeded: the shuffling order and the augmentation draws (per-worker seeds derive from the generator).
+    generator = torch.Generator().manual_seed(seed)
+    options = {"batch_size": batch_size, "num_workers": workers, "generator": generator, "persistent_workers": workers > 0}
     if shuffle and world > 1:
         sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+        return DataLoader(dataset, sampler=sampler, **options)
+    return DataLoader(dataset, shuffle=shuffle, **options)
+
+
+def loader_workers(arm: dict[str, Any]) -> int:
+    """Default: the worker's CPUs beyond the one that trains."""
+    configured = arm.get("loader_workers")
+    return configured if configured is not None else max(0, int(arm["resources"]["cpus_per_worker"]) - 1)
 
 
 def _use_amp(setting: str, device: torch.device) -> bool:
@@ -53,7 +60,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     device = ray.train.torch.get_device()
     amp = _use_amp(arm.get("mixed_precision", "auto"), device)
 
-    data = load_dataset(arm["dataset"])
+    data = load_dataset(arm["dataset"], hyper.get("augmentation", arm["augmentation"]), arm["stochastic_width"])
     model = build_model(
         arm["architecture"],
         arm["variant"],
@@ -66,8 +73,9 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     model = ray.train.torch.prepare_model(model)
     core = model.module if hasattr(model, "module") else model
     optimizer = torch.optim.Adam(model.parameters(), lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
-    train_loader = _loader(data.train, arm["batch_size"], True, seed, world, rank)
-    val_loader = _loader(data.val, arm["batch_size"], False, seed, 1, 0)
+    workers = loader_workers(arm)
+    train_loader = _loader(data.train, arm["batch_size"], True, seed, world, rank, workers)
+    val_loader = _loader(data.val, arm["batch_size"], False, seed, 1, 0, workers)
     ds_lambda = float(hyper.get("ds_lambda", 0.0))
     metric, maximize = arm["metric"], arm["mode"] == "max"
 
