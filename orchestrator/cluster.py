@@ -66,7 +66,10 @@ def ray_session(address: str | None, log_dir: Path):
             address=address,
             runtime_env={"env_vars": RAY_ENV},
             log_to_driver=False,
-            include_dashboard=False,
+            # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner needs:
+            # without it, a trial stopped by Tune (ASHA) leaks its workers' CPUs.
+            include_dashboard=True,
+            dashboard_host="127.0.0.1",
             logging_level=logging.WARNING,
             configure_logging=False,
         )

@@ -2,6 +2,8 @@
 
 import csv
 import io
+import json
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pyarrow.dataset as ds
@@ -131,3 +133,26 @@ def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write
     assert (trials.loc[trials["status"] == "pruned", "epochs_completed"] < 3).all()
     assert (trials.loc[trials["status"] == "completed", "epochs_completed"] == 3).all()
     assert epochs.groupby("trial_id").size().to_dict() == dict(zip(trials["trial_id"], trials["epochs_completed"]))
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real datasets not found at {SHARED} (CI has them; a plain clone does not)")
+def test_a_study_on_imported_isbi_tiles_with_augmentation(tmp_path, write_spec):
+    imported = orchestrate("datasets", "import", "isbi2012", SHARED / "isbi2012-em", tmp_path / "isbi", timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    spec = tiny_spec(
+        "isbi",
+        datasets=[{"name": "isbi", "path": str(tmp_path / "isbi"), "resize": [128, 128], "tile": 64, "split": {"val": 4, "test": 6}}],
+        variants=["baseline"],
+        budget={"trials_per_arm": 1, "epochs": 1},
+        training={"batch_size": 8, "augmentation": "flips"},
+    )
+    result = orchestrate("run", write_spec(spec), "--storage", tmp_path / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    split = json.loads((tmp_path / "runs" / "isbi" / "splits" / "isbi.json").read_text())
+    assert (len(split["train"]), len(split["val"]), len(split["test"])) == (20, 4, 6)
+    epochs = ds.dataset(tmp_path / "runs" / "isbi" / "results" / "epochs").to_table().to_pandas()
+    assert len(epochs) == 1 and {"val_iou_membrane", "val_iou_cell"} <= set(epochs.columns)
+    assert 0 < epochs["val_miou"].iloc[0] <= 1

@@ -79,3 +79,14 @@ def test_every_command_has_help():
     for command in ["validate", "run", "resume", "status", "compare", "models"]:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_models_lists_every_architecture_and_variant_with_parameters():
+    from trainables.models import ARCHITECTURES, VARIANTS
+
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    for architecture in ARCHITECTURES:
+        for variant in VARIANTS:
+            assert f"| {architecture} | {variant} |" in result.output
+    assert "| unet | baseline | 31,036,546 |" in result.output  # the published U-Net: 64 -> 1024 filters
