@@ -74,7 +74,7 @@ def _drive(study, address: Optional[str]) -> None:
     except KeyboardInterrupt:
         finished = False
     if not finished:
-        errors.print(f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}")
+        errors.print(f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True)
         raise typer.Exit(130)
     console.print()
     console.print(compare_studies([study.root]))

@@ -12,6 +12,7 @@ import optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 import search_spaces
+from trainables.augment import POLICIES
 from trainables.data import dataset_class_names, source_stems
 from trainables.models import ARCHITECTURES, VARIANTS, bottleneck_channels
 from trainables.seeding import derive_seed
@@ -132,6 +133,12 @@ def _check_space(arm: Arm) -> ModuleType:
 
 
 def _check_bounds(arm: Arm, name: str, distribution, context: dict[str, Any]) -> None:
+    if name == "augmentation":
+        unknown = set(distribution.choices) - set(POLICIES)
+        if unknown:
+            raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} samples unknown augmentation policies "
+                            f"{sorted(unknown)}; use {', '.join(POLICIES)}")
+        return
     if name not in _BOUNDS or not hasattr(distribution, "low"):
         return
     low, high, exclusive = _BOUNDS[name]

@@ -1,11 +1,62 @@
-"""Losses. Deep supervision wraps the base loss: (1-λ)·L(final) + λ·L(aux)."""
+"""Losses, selectable by name and combinable as weighted sums; deep supervision wraps any of them.
+
+Names: ``ce`` (cross-entropy), ``bce`` (BCE-with-logits, binary tasks: the
+logit is class 1 minus class 0), ``dice``, ``jaccard``, ``focal`` (γ set by
+``focal_gamma``), ``binary_focal_dice`` (binary focal + Dice). A spec gives one
+name or a mapping name -> weight, e.g. ``{ce: 0.5, dice: 0.5}``. Dice, Jaccard
+and focal come from segmentation-models-pytorch.
+"""
+
+from typing import Callable
 
 import torch
 from torch.nn import functional as F
 
+LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal_dice")
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-def segmentation_loss(output, target: torch.Tensor, ds_lambda: float = 0.0) -> torch.Tensor:
+
+def _binary_logit(logits: torch.Tensor) -> torch.Tensor:
+    if logits.shape[1] != 2:
+        raise ValueError(f"a binary loss needs 2 classes, got {logits.shape[1]}")
+    return logits[:, 1] - logits[:, 0]  # the same model as a 2-class softmax
+
+
+def _single(name: str, focal_gamma: float) -> LossFn:
+    from segmentation_models_pytorch import losses as smp_losses
+
+    if name == "ce":
+        return F.cross_entropy
+    if name == "bce":
+        return lambda logits, target: F.binary_cross_entropy_with_logits(_binary_logit(logits), target.float())
+    if name == "dice":
+        return smp_losses.DiceLoss("multiclass", from_logits=True)
+    if name == "jaccard":
+        return smp_losses.JaccardLoss("multiclass", from_logits=True)
+    if name == "focal":
+        return smp_losses.FocalLoss("multiclass", gamma=focal_gamma)
+    if name == "binary_focal_dice":
+        focal = smp_losses.FocalLoss("binary", gamma=focal_gamma)
+        dice = smp_losses.DiceLoss("binary", from_logits=True)
+
+        def binary_focal_dice(logits, target):
+            logit = _binary_logit(logits)[:, None]
+            return focal(logit, target[:, None].float()) + dice(logit, target[:, None])
+
+        return binary_focal_dice
+    raise ValueError(f"unknown loss {name!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights")
+
+
+def build_loss(spec: str | dict[str, float] = "ce", focal_gamma: float = 2.0) -> LossFn:
+    weights = {spec: 1.0} if isinstance(spec, str) else dict(spec)
+    parts = [(weight, _single(name, focal_gamma)) for name, weight in weights.items()]
+    if len(parts) == 1 and parts[0][0] == 1.0:
+        return parts[0][1]
+    return lambda logits, target: sum(weight * fn(logits, target) for weight, fn in parts)
+
+
+def segmentation_loss(output, target: torch.Tensor, ds_lambda: float = 0.0, loss: LossFn = F.cross_entropy) -> torch.Tensor:
     if isinstance(output, tuple):
         final, aux = output
-        return (1 - ds_lambda) * F.cross_entropy(final, target) + ds_lambda * F.cross_entropy(aux, target)
-    return F.cross_entropy(output, target)
+        return (1 - ds_lambda) * loss(final, target) + ds_lambda * loss(aux, target)
+    return loss(output, target)

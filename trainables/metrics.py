@@ -1,4 +1,10 @@
-"""Segmentation metrics accumulated from a confusion matrix over the whole split."""
+"""Segmentation metrics, accumulated over a whole split from per-class confusion counts.
+
+Never an average of batch averages. A class absent from both the truth and the
+prediction has no IoU/Dice (NaN) and is left out of the means.
+"""
+
+import math
 
 import torch
 
@@ -9,13 +15,92 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
+def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.full_like(denominator, float("nan")))
+
+
 def iou_per_class(confusion: torch.Tensor) -> torch.Tensor:
     """IoU of each class; NaN where the class is absent from both truth and prediction."""
     confusion = confusion.double()
     true_positive = confusion.diag()
-    union = confusion.sum(0) + confusion.sum(1) - true_positive
-    return torch.where(union > 0, true_positive / union.clamp(min=1), torch.full_like(union, float("nan")))
+    return _ratio(true_positive, confusion.sum(0) + confusion.sum(1) - true_positive)
 
 
 def mean_iou(confusion: torch.Tensor) -> float:
     return float(torch.nanmean(iou_per_class(confusion)))
+
+
+def _nanmean(values: torch.Tensor) -> float:
+    return float(torch.nanmean(values)) if values.numel() and not torch.isnan(values).all() else math.nan
+
+
+def split_metrics(confusion: torch.Tensor, class_names: list[str], background: int = 0) -> dict[str, float]:
+    """Every metric of a split, from its confusion matrix, with flat names for reporting.
+
+    ``miou`` averages all classes; ``miou_fg`` leaves out the background class
+    (index ``background``).
+    """
+    confusion = confusion.double()
+    tp = confusion.diag()
+    predicted, actual = confusion.sum(0), confusion.sum(1)
+    iou = _ratio(tp, predicted + actual - tp)
+    dice = _ratio(2 * tp, predicted + actual)
+    precision, recall = _ratio(tp, predicted), _ratio(tp, actual)
+    foreground = [i for i in range(len(class_names)) if i != background]
+    metrics = {
+        "miou": _nanmean(iou),
+        "miou_fg": _nanmean(iou[foreground]),
+        "dice_mean": _nanmean(dice),
+        "precision_mean": _nanmean(precision),
+        "recall_mean": _nanmean(recall),
+        "pixel_accuracy": float(tp.sum() / confusion.sum()) if confusion.sum() > 0 else math.nan,
+    }
+    for index, name in enumerate(class_names):
+        metrics[f"iou_{name}"] = float(iou[index])
+        metrics[f"dice_{name}"] = float(dice[index])
+    return metrics
+
+
+def crack_metrics(confusion: torch.Tensor, crack: int = 1) -> dict[str, float]:
+    """CoreDeep conventions for a binary crack task (class ``crack`` vs background)."""
+    background = 1 - crack
+    iou, dice = iou_per_class(confusion), _ratio(2 * confusion.double().diag(), confusion.double().sum(0) + confusion.double().sum(1))
+    tp = confusion.double().diag()
+    return {
+        "crack_iou": float(iou[crack]),
+        "background_iou": float(iou[background]),
+        "crack_precision": float(_ratio(tp, confusion.double().sum(0))[crack]),
+        "crack_recall": float(_ratio(tp, confusion.double().sum(1))[crack]),
+        "crack_f1": float(dice[crack]),
+        "background_f1": float(dice[background]),
+    }
+
+
+def image_level_errors(pred_masks, true_masks, crack: int = 1) -> dict[str, int]:
+    """False positive image: no crack pixel in the truth but some predicted; false negative: the reverse."""
+    false_positive = false_negative = 0
+    for pred, true in zip(pred_masks, true_masks):
+        has_pred, has_true = bool((pred == crack).any()), bool((true == crack).any())
+        false_positive += has_pred and not has_true
+        false_negative += has_true and not has_pred
+    return {"image_false_positives": false_positive, "image_false_negatives": false_negative}
+
+
+SWEEP_THRESHOLDS = (0.5, *[round(0.90 + 0.01 * i, 2) for i in range(9)])
+
+
+def threshold_sweep(probabilities: torch.Tensor, target: torch.Tensor, thresholds=SWEEP_THRESHOLDS) -> dict[float, float]:
+    """Binary task: foreground IoU at each probability threshold (0.50 and 0.90 ... 0.98)."""
+    return {t: float(iou_per_class(confusion_matrix((probabilities >= t).long(), target, 2))[1]) for t in thresholds}
+
+
+def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> dict[int, dict]:
+    """Per class: is the defect present (at least ``min_pixels`` pixels)? Accuracy and a 2x2 confusion."""
+    out = {}
+    for cls in range(1, num_classes):
+        matrix = [[0, 0], [0, 0]]  # [truth][prediction], 0 = absent, 1 = present
+        for pred, true in zip(pred_masks, true_masks):
+            matrix[int((true == cls).sum() >= min_pixels)][int((pred == cls).sum() >= min_pixels)] += 1
+        total = sum(map(sum, matrix))
+        out[cls] = {"accuracy": (matrix[0][0] + matrix[1][1]) / total if total else math.nan, "confusion": matrix}
+    return out

@@ -145,9 +145,9 @@ def test_a_study_on_imported_isbi_tiles_with_augmentation(tmp_path, write_spec):
     spec = tiny_spec(
         "isbi",
         datasets=[{"name": "isbi", "path": str(tmp_path / "isbi"), "resize": [128, 128], "tile": 64, "split": {"val": 4, "test": 6}}],
-        variants=["baseline"],
+        variants=[{"name": "baseline", "search_space": "baseline_augmentation"}],
         budget={"trials_per_arm": 1, "epochs": 1},
-        training={"batch_size": 8, "augmentation": "flips"},
+        training={"batch_size": 8},
     )
     result = orchestrate("run", write_spec(spec), "--storage", tmp_path / "runs")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -156,3 +156,5 @@ def test_a_study_on_imported_isbi_tiles_with_augmentation(tmp_path, write_spec):
     epochs = ds.dataset(tmp_path / "runs" / "isbi" / "results" / "epochs").to_table().to_pandas()
     assert len(epochs) == 1 and {"val_iou_membrane", "val_iou_cell"} <= set(epochs.columns)
     assert 0 < epochs["val_miou"].iloc[0] <= 1
+    trials = ds.dataset(tmp_path / "runs" / "isbi" / "results" / "trials").to_table().to_pandas()
+    assert trials["hp_augmentation"].iloc[0] in {"none", "flips", "two_of_list", "geometric"}  # searched

@@ -22,3 +22,61 @@ def test_absent_class_is_nan_and_excluded_from_the_mean():
     confusion = confusion_matrix(torch.tensor([0, 0, 1]), torch.tensor([0, 0, 1]), 3)
     ious = iou_per_class(confusion)
     assert math.isnan(ious[2]) and mean_iou(confusion) == 1.0
+
+
+from trainables.metrics import (  # noqa: E402
+    crack_metrics,
+    defect_presence,
+    image_level_errors,
+    split_metrics,
+    threshold_sweep,
+)
+
+
+def test_split_metrics_by_hand():
+    # truth rows, prediction columns; classes background, a, b
+    confusion = torch.tensor([[5, 1, 0], [2, 3, 1], [0, 0, 0]])
+    m = split_metrics(confusion, ["background", "a", "b"])
+    assert math.isclose(m["iou_background"], 5 / 8) and math.isclose(m["iou_a"], 3 / 7)
+    assert math.isnan(m["iou_b"]) is False and m["iou_b"] == 0.0  # predicted once, never true: IoU 0, not NaN
+    assert math.isclose(m["miou"], (5 / 8 + 3 / 7 + 0) / 3)
+    assert math.isclose(m["miou_fg"], (3 / 7 + 0) / 2)
+    assert math.isclose(m["dice_a"], 6 / 10) and math.isclose(m["pixel_accuracy"], 8 / 12)
+    assert math.isclose(m["precision_mean"], (5 / 7 + 3 / 4 + 0) / 3)
+    assert math.isclose(m["recall_mean"], (5 / 6 + 3 / 6) / 2)  # class b has no true pixels: NaN, left out
+
+
+def test_empty_class_is_nan_everywhere_and_excluded():
+    m = split_metrics(torch.tensor([[4, 0, 0], [0, 2, 0], [0, 0, 0]]), ["background", "x", "y"])
+    assert math.isnan(m["iou_y"]) and math.isnan(m["dice_y"]) and m["miou"] == 1.0 and m["miou_fg"] == 1.0
+
+
+def test_crack_metrics_by_hand():
+    confusion = torch.tensor([[90, 4], [2, 4]])  # background 0, crack 1
+    m = crack_metrics(confusion)
+    assert math.isclose(m["crack_iou"], 4 / 10) and math.isclose(m["background_iou"], 90 / 96)
+    assert math.isclose(m["crack_precision"], 4 / 8) and math.isclose(m["crack_recall"], 4 / 6)
+    assert math.isclose(m["crack_f1"], 8 / 14) and math.isclose(m["background_f1"], 180 / 186)
+
+
+def test_image_level_false_positives_and_negatives():
+    empty, crack = torch.zeros(4, 4, dtype=torch.long), torch.eye(4, dtype=torch.long)
+    errors = image_level_errors([crack, empty, crack, empty], [empty, crack, crack, empty])
+    assert errors == {"image_false_positives": 1, "image_false_negatives": 1}
+
+
+def test_threshold_sweep_covers_050_and_090_to_098():
+    probabilities = torch.tensor([0.2, 0.6, 0.95, 0.97])
+    target = torch.tensor([0, 1, 1, 1])
+    sweep = threshold_sweep(probabilities, target)
+    assert list(sweep) == [0.5, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98]
+    assert sweep[0.5] == 1.0 and math.isclose(sweep[0.95], 2 / 3) and math.isclose(sweep[0.96], 1 / 3) and sweep[0.98] == 0.0
+
+
+def test_defect_presence_with_a_minimum_pixel_count():
+    one_pixel = torch.zeros(4, 4, dtype=torch.long)
+    one_pixel[0, 0] = 1
+    big = torch.zeros(4, 4, dtype=torch.long)
+    big[:2] = 1
+    result = defect_presence([one_pixel, big], [big, big], num_classes=2, min_pixels=3)
+    assert result[1]["confusion"] == [[0, 0], [1, 1]] and result[1]["accuracy"] == 0.5

@@ -1,0 +1,40 @@
+import pytest
+import torch
+from torch.nn import functional as F
+
+from trainables.losses import LOSSES, build_loss, segmentation_loss
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_is_finite_differentiable_and_lower_for_a_better_prediction(name):
+    target = torch.randint(0, 2, (2, 8, 8))
+    good = torch.stack([(1 - target) * 4.0 - 2, target * 4.0 - 2], dim=1).requires_grad_()
+    bad = -good.detach()
+    loss = build_loss(name)
+    value = loss(good, target)
+    value.backward()
+    assert torch.isfinite(value) and good.grad.abs().sum() > 0
+    assert value < loss(bad, target)
+
+
+def test_bce_on_two_class_logits_equals_two_class_cross_entropy():
+    logits, target = torch.randn(2, 2, 4, 4), torch.randint(0, 2, (2, 4, 4))
+    assert torch.allclose(build_loss("bce")(logits, target), F.cross_entropy(logits, target), atol=1e-6)
+
+
+def test_weighted_sum_and_deep_supervision_wrap_any_loss():
+    logits, aux, target = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    ce, dice = build_loss("ce"), build_loss("dice")
+    mixed = build_loss({"ce": 0.3, "dice": 0.7})
+    assert torch.allclose(mixed(logits, target), 0.3 * ce(logits, target) + 0.7 * dice(logits, target))
+    wrapped = segmentation_loss((logits, aux), target, 0.25, dice)
+    assert torch.allclose(wrapped, 0.75 * dice(logits, target) + 0.25 * dice(aux, target))
+
+
+def test_focal_gamma_is_used_and_unknown_losses_are_rejected():
+    logits, target = torch.randn(2, 2, 4, 4), torch.randint(0, 2, (2, 4, 4))
+    assert not torch.allclose(build_loss("focal", focal_gamma=0.0)(logits, target), build_loss("focal", focal_gamma=3.0)(logits, target))
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        build_loss("hinge")
+    with pytest.raises(ValueError, match="needs 2 classes"):
+        build_loss("bce")(torch.randn(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
