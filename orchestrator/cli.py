@@ -77,7 +77,7 @@ def _drive(study, address: Optional[str]) -> None:
         errors.print(f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True)
         raise typer.Exit(130)
     console.print()
-    console.print(compare_studies([study.root]))
+    console.print(compare_studies([study]), highlight=False, markup=False)
     console.print(f"results: {study.root / 'results'}")
 
 
@@ -128,21 +128,43 @@ def compare(
     studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
     format: Annotated[Format, typer.Option("--format", "-f", help="Table format.")] = Format.markdown,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table here instead of the terminal.")] = None,
+    metric: Annotated[Optional[str], typer.Option(
+        help="Cell metric: a test metric (miou, miou_fg, dice_mean, iou_<class>, crack_f1, ...) or best_metric "
+             "(best validation value of the trials). Default: test miou, or best_metric before any arm is evaluated.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="Add per-class test IoU columns.")] = False,
+    baseline: Annotated[Optional[str], typer.Option(
+        help="VARIANT (against the same architecture) or ARCHITECTURE:VARIANT: adds the difference and a paired "
+             "Wilcoxon p-value per dataset.")] = None,
+    reference: Annotated[Optional[Path], typer.Option(
+        help="CSV/YAML of published numbers (architecture, variant, dataset, value) to print beside the measured ones.")] = None,
 ):
-    """Comparison table: rows architecture x variant, columns datasets, cells the best validation metric."""
-    from .compare import compare_studies
+    """Comparison table: rows architecture x variant, columns datasets (mean ± std over folds and studies), with cost."""
+    from .compare import CompareOptions, compare_studies
     from .study import StudyDir
 
     opened = [StudyDir.open(path) for path in studies]
-    modes = {study.spec.mode for study in opened}
-    if len(modes) > 1:
-        raise UserError("these studies optimise in opposite directions (max and min); compare them separately")
-    table = compare_studies([study.root for study in opened], format.value, modes.pop())
+    options = CompareOptions(format.value, metric, per_class, baseline, reference)
+    table = compare_studies(opened, options)
     if output:
         output.write_text(table)
         console.print(f"wrote {output}")
     else:
         sys.stdout.write(table)
+
+
+@app.command()
+@user_errors
+def plot(
+    studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNGs (default: <first study>/plots).")] = None,
+):
+    """PNG figures: sampled points per arm coloured by the metric, optimisation history, learning curves, metric vs cost."""
+    from .plots import plot_studies
+    from .study import StudyDir
+
+    opened = [StudyDir.open(path) for path in studies]
+    for path in plot_studies(opened, output or opened[0].root / "plots"):
+        console.print(f"wrote {path}", highlight=False)
 
 
 @app.command()

@@ -69,6 +69,9 @@ class StudyDisplay:
             self.best[arm] = value
         self._refresh(arm)
 
+    def note(self, text: str) -> None:
+        self.console.log(text)
+
     def trial_finished(self, arm: str, trial_id: str, status: str, detail: str) -> None:
         if arm not in self.tasks:
             return

@@ -64,7 +64,7 @@ class ResultsRecorder(tune.Callback):
         status = "failed" if failed else ("completed" if completed >= arm["epochs"] else "pruned")
         resources = arm["resources"]
         row = {
-            **{key: arm[key] for key in ("study", "arm", "dataset", "architecture", "variant", "search_space", "seed", "metric")},
+            **{key: arm[key] for key in ("study", "arm", "dataset", "architecture", "variant", "fold", "search_space", "seed", "metric")},
             "trial_id": trial.trial_id,
             "trial_seed": trial_seed(arm, trial.config),
             "status": status,

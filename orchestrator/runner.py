@@ -15,6 +15,7 @@ from rich.console import Console
 
 from .cluster import ray_session
 from .errors import UserError
+from .evaluation import evaluate_arm
 from .progress import ProgressCallback, StudyDisplay
 from .recorder import FINISHED, ResultsRecorder
 from .results import read_table
@@ -43,6 +44,7 @@ def arm_metadata(study: StudyDir, arm: Arm) -> dict:
         "dataset": arm.dataset.name,
         "architecture": arm.architecture.key,
         "variant": arm.variant.name,
+        "fold": arm.fold,
         "search_space": arm.variant.space,
         "seed": spec.seed,
         "metric": spec.metric,
@@ -95,6 +97,11 @@ def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
                     console.log(f"{arm.id}: moved rows of {len(outcome.orphaned)} trial(s) lost in a crash to results/orphaned")
                 if not outcome.complete:
                     return False
+                if not study.results.evaluated(arm.id):
+                    display.note(f"{arm.id}: evaluating the best trial on held-out data")
+                    summary = evaluate_arm(study, arm)
+                    if summary:
+                        display.note(f"{arm.id}: {summary['eval_split']} mIoU {summary['test_miou']:.4f}")
                 study.mark_done(arm.id)
     return True
 

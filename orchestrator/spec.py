@@ -21,12 +21,24 @@ class _Strict(BaseModel):
 
 class SplitSpec(_Strict):
     """Fractions (< 1) or counts (>= 1) of source images; with ``folds``, the non-test images are cut
-    into K folds and fold ``fold`` validates. The test split is never seen during the search."""
+    into K folds and every fold is searched as its own arm (or only fold ``fold``, when given).
+    The test split is never seen during the search."""
 
     val: float = Field(0.25, gt=0)
     test: float = Field(0.0, ge=0)
     folds: int | None = Field(None, ge=2)
-    fold: int = Field(0, ge=0)
+    fold: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _fold_needs_folds(self):
+        if self.fold is not None and not self.folds:
+            raise ValueError("`fold:` picks one of K folds and needs `folds: K`")
+        return self
+
+    def fold_numbers(self) -> list[int | None]:
+        if not self.folds:
+            return [None]
+        return [self.fold] if self.fold is not None else list(range(self.folds))
 
 
 class DatasetSpec(_Strict):
@@ -87,10 +99,20 @@ class ResourcesSpec(_Strict):
 
 class TrainingSpec(_Strict):
     batch_size: int = Field(8, gt=0)
+    # One loss name, or a mapping name -> weight (a weighted sum); a space may search `loss` too.
+    loss: str | dict[str, float] = "ce"
+    focal_gamma: float = Field(2.0, ge=0)
     mixed_precision: Literal["auto", "off", "bf16"] = "auto"  # auto: bf16 autocast on GPU
     augmentation: Literal["none", "flips", "two_of_list", "geometric"] = "none"  # a space may search it
     stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
     loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
+
+
+class EvaluationSpec(_Strict):
+    """The final evaluation of each arm's best checkpoint on held-out data."""
+
+    presence_min_pixels: int = Field(1, gt=0)  # a defect is present with at least this many pixels
+    threshold_sweep: bool = True  # binary tasks: pick the probability threshold on validation, apply it to test
 
 
 class StudySpec(_Strict):
@@ -105,6 +127,7 @@ class StudySpec(_Strict):
     asha: AshaSpec = AshaSpec()
     resources: ResourcesSpec = ResourcesSpec()
     training: TrainingSpec = TrainingSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
     metric: str = "val_miou"
     mode: Literal["max", "min"] = "max"
 
@@ -132,22 +155,24 @@ class StudySpec(_Strict):
 
     def arms(self) -> list["Arm"]:
         return [
-            Arm(dataset, architecture, variant)
+            Arm(dataset, architecture, variant, fold)
             for dataset in self.datasets
+            for fold in dataset.split.fold_numbers()
             for architecture in self.architectures
             for variant in self.variants
         ]
 
 
 class Arm:
-    """One (dataset, architecture, variant) cell of the comparison."""
+    """One (dataset, architecture, variant) cell of the comparison, on one fold when the dataset has folds."""
 
-    def __init__(self, dataset: DatasetSpec, architecture: ArchitectureSpec, variant: VariantSpec):
-        self.dataset, self.architecture, self.variant = dataset, architecture, variant
+    def __init__(self, dataset: DatasetSpec, architecture: ArchitectureSpec, variant: VariantSpec, fold: int | None = None):
+        self.dataset, self.architecture, self.variant, self.fold = dataset, architecture, variant, fold
 
     @property
     def id(self) -> str:
-        return f"{self.dataset.name}__{self.architecture.key}__{self.variant.name}"
+        base = f"{self.dataset.name}__{self.architecture.key}__{self.variant.name}"
+        return base if self.fold is None else f"{base}__fold{self.fold}"
 
     def __repr__(self) -> str:
         return f"Arm({self.id})"

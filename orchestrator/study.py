@@ -17,6 +17,7 @@ from pathlib import Path
 
 import search_spaces
 from trainables.data import dataset_class_names
+from trainables.splits import select_fold
 
 from . import __version__
 from .errors import UserError
@@ -84,10 +85,14 @@ class StudyDir:
         """Drop an arm experiment that never saved restorable state (killed within its first seconds)."""
         shutil.rmtree(self.arm_dir(arm_id), ignore_errors=True)
 
-    def split(self, dataset) -> dict:
-        """The dataset's split, computed once and kept as readable JSON; resume reuses it."""
+    def split(self, dataset, fold: int | None = None) -> dict:
+        """The dataset's split (for ``fold``), computed once and kept as readable JSON; resume reuses it."""
         from .validate import compute_split
 
+        split = self._dataset_split(dataset, compute_split)
+        return select_fold(split, fold) if fold is not None and split.get("folds") else split
+
+    def _dataset_split(self, dataset, compute_split) -> dict:
         path = self.root / "splits" / f"{dataset.name}.json"
         if path.is_file():
             return json.loads(path.read_text())

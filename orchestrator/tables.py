@@ -1,4 +1,7 @@
-"""Rendering a table (header + rows of strings) as markdown, csv, latex (booktabs) or html."""
+"""Rendering a table (header + rows of strings) as markdown, csv, latex (booktabs) or html.
+
+``bold`` holds (row, column) positions to emphasise (csv stays plain, to parse as values).
+"""
 
 import csv
 import html
@@ -7,10 +10,14 @@ import io
 FORMATS = ("markdown", "csv", "latex", "html")
 
 
-def render(headers: list[str], rows: list[list[str]], fmt: str, caption: str = "") -> str:
+def _emphasise(rows: list[list[str]], bold: set, wrap) -> list[list[str]]:
+    return [[wrap(cell) if (i, j) in bold else cell for j, cell in enumerate(row)] for i, row in enumerate(rows)]
+
+
+def render(headers: list[str], rows: list[list[str]], fmt: str, caption: str = "", bold: set = frozenset()) -> str:
     if fmt == "markdown":
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["| " + " | ".join(row) + " |" for row in _emphasise(rows, bold, lambda c: f"**{c}**")]
         return "\n".join(lines + ([f"\n{caption}"] if caption else [])) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
@@ -22,12 +29,15 @@ def render(headers: list[str], rows: list[list[str]], fmt: str, caption: str = "
         def escape(text: str) -> str:
             for char, replacement in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
                 text = text.replace(char, replacement)
-            return text.replace("±", r"$\pm$")
+            for char, replacement in (("±", r"$\pm$"), ("Δ", r"$\Delta$"), ("−", "-"), ("<", r"$<$")):
+                text = text.replace(char, replacement)
+            return text
 
         lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "r" * (len(headers) - 1) + "}", r"\toprule"]
         lines.append(" & ".join(escape(h) for h in headers) + r" \\")
         lines.append(r"\midrule")
-        lines += [" & ".join(escape(cell) for cell in row) + r" \\" for row in rows]
+        escaped = _emphasise([[escape(cell) for cell in row] for row in rows], bold, lambda c: r"\textbf{" + c + "}")
+        lines += [" & ".join(row) + r" \\" for row in escaped]
         lines += [r"\bottomrule", r"\end{tabular}"]
         if caption:
             lines.append(r"\caption{" + escape(caption) + "}")
@@ -35,7 +45,8 @@ def render(headers: list[str], rows: list[list[str]], fmt: str, caption: str = "
         return "\n".join(lines) + "\n"
     if fmt == "html":
         head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>\n" for row in rows)
+        escaped = _emphasise([[html.escape(cell) for cell in row] for row in rows], bold, lambda c: f"<b>{c}</b>")
+        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in escaped)
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         return f"<table>{cap}\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -52,7 +52,7 @@ def arm_payload(study: StudyDir, arm: Arm) -> dict[str, Any]:
         "arm": arm.id,
         "seed": spec.seed,
         # The data split depends on the dataset only: every arm sees the same split.
-        "dataset": {**arm.dataset.model_dump(), "seed": data_seed(spec, arm.dataset), "split": study.split(arm.dataset)},
+        "dataset": {**arm.dataset.model_dump(), "seed": data_seed(spec, arm.dataset), "split": study.split(arm.dataset, arm.fold)},
         "architecture": arm.architecture.name,
         "arch_params": dict(arm.architecture.params),
         "variant": arm.variant.name,
@@ -61,6 +61,9 @@ def arm_payload(study: StudyDir, arm: Arm) -> dict[str, Any]:
         "mixed_precision": spec.training.mixed_precision,
         "augmentation": spec.training.augmentation,
         "stochastic_width": spec.training.stochastic_width,
+        "loss": spec.training.loss,
+        "focal_gamma": spec.training.focal_gamma,
+        "fold": arm.fold,
         "loader_workers": spec.training.loader_workers,
         "metric": spec.metric,
         "mode": spec.mode,

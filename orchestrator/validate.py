@@ -14,6 +14,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 import search_spaces
 from trainables.augment import POLICIES
 from trainables.data import dataset_class_names, source_stems
+from trainables.losses import BINARY_LOSSES, LOSSES
+from trainables.metrics import metric_names
 from trainables.models import ARCHITECTURES, VARIANTS, bottleneck_channels
 from trainables.seeding import derive_seed
 from trainables.splits import SplitError, make_split
@@ -54,6 +56,7 @@ def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
     for dataset in spec.datasets:
         _check_dataset(spec, dataset)
     _check_metric(spec)
+    _check_loss(spec)
     spaces = {}
     for arm in spec.arms():
         spaces[arm.id] = _check_space(arm)
@@ -69,7 +72,7 @@ def compute_split(spec: StudySpec, dataset: DatasetSpec) -> dict:
     config = dataset.model_dump()
     try:
         return make_split(source_stems(config), dataset.split.val, dataset.split.test, dataset.split.folds,
-                          dataset.split.fold, data_seed(spec, dataset))
+                          dataset.split.fold or 0, data_seed(spec, dataset))
     except SplitError as error:
         raise UserError(f"dataset {dataset.name!r}: {error}") from None
 
@@ -94,12 +97,23 @@ def _check_dataset(spec: StudySpec, dataset: DatasetSpec) -> None:
 
 
 def _check_metric(spec: StudySpec) -> None:
-    allowed = {"val_miou", "val_loss", "train_loss"}
+    allowed = {"val_loss", "train_loss"}
     for dataset in spec.datasets:
-        names = dataset_class_names(dataset.model_dump())
-        allowed |= {f"val_iou_{name}" for name in names}
+        allowed |= {f"val_{name}" for name in metric_names(dataset_class_names(dataset.model_dump()))}
     if spec.metric not in allowed:
         raise UserError(f"metric {spec.metric!r} is not reported by trials; use one of: {', '.join(sorted(allowed))}")
+
+
+def _check_loss(spec: StudySpec) -> None:
+    names = [spec.training.loss] if isinstance(spec.training.loss, str) else list(spec.training.loss)
+    unknown = [name for name in names if name not in LOSSES]
+    if unknown:
+        raise UserError(f"training.loss: unknown loss {unknown[0]!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights")
+    binary = [name for name in names if name in BINARY_LOSSES]
+    for dataset in spec.datasets:
+        classes = len(dataset_class_names(dataset.model_dump()))
+        if binary and classes != 2:
+            raise UserError(f"training.loss: {binary[0]!r} is a binary loss but dataset {dataset.name!r} has {classes} classes; use ce, dice, jaccard or focal")
 
 
 def _check_space(arm: Arm) -> ModuleType:
@@ -133,6 +147,12 @@ def _check_space(arm: Arm) -> ModuleType:
 
 
 def _check_bounds(arm: Arm, name: str, distribution, context: dict[str, Any]) -> None:
+    if name == "loss":
+        unknown = {c for c in distribution.choices if c not in LOSSES}
+        if unknown:
+            raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} samples unknown losses "
+                            f"{sorted(unknown)}; use {', '.join(LOSSES)}")
+        return
     if name == "augmentation":
         unknown = set(distribution.choices) - set(POLICIES)
         if unknown:

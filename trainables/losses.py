@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional as F
 
 LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal_dice")
+BINARY_LOSSES = ("bce", "binary_focal_dice")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -61,6 +61,14 @@ def split_metrics(confusion: torch.Tensor, class_names: list[str], background: i
     return metrics
 
 
+def metric_names(class_names: list[str]) -> list[str]:
+    """The names ``split_metrics`` returns for these classes (trials report them prefixed ``val_``)."""
+    return list(split_metrics(torch.zeros(len(class_names), len(class_names)), class_names))
+
+
+CRACK_METRICS = ("crack_iou", "background_iou", "crack_precision", "crack_recall", "crack_f1", "background_f1")
+
+
 def crack_metrics(confusion: torch.Tensor, crack: int = 1) -> dict[str, float]:
     """CoreDeep conventions for a binary crack task (class ``crack`` vs background)."""
     background = 1 - crack

@@ -15,7 +15,15 @@ def _how_many(amount: float, total: int) -> int:
     return int(amount) if amount >= 1 else int(round(amount * total))
 
 
-def make_split(stems: list[str], val: float, test: float, folds: int | None, fold: int, seed: int) -> dict:
+def select_fold(split: dict, fold: int) -> dict:
+    """The same split with fold ``fold`` validating and the other folds training."""
+    chunks = split["folds"]
+    train = sorted(s for i, chunk in enumerate(chunks) if i != fold for s in chunk)
+    return {**split, "train": train, "val": list(chunks[fold]), "fold": fold}
+
+
+def make_split(stems: list[str], val: float, test: float, folds: int | None, fold: int | None, seed: int) -> dict:
+    fold = fold or 0
     stems = sorted(stems)
     order = [stems[i] for i in np.random.default_rng(seed).permutation(len(stems))]
     n_test = _how_many(test, len(order))

@@ -19,8 +19,8 @@ import ray.train
 import ray.train.torch
 
 from .data import load_dataset
-from .losses import segmentation_loss
-from .metrics import confusion_matrix, iou_per_class
+from .losses import build_loss, segmentation_loss
+from .metrics import confusion_matrix, split_metrics
 from .models import build_model
 
 CHECKPOINT_FILE = "state.pt"
@@ -77,6 +77,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     train_loader = _loader(data.train, arm["batch_size"], True, seed, world, rank, workers)
     val_loader = _loader(data.val, arm["batch_size"], False, seed, 1, 0, workers)
     ds_lambda = float(hyper.get("ds_lambda", 0.0))
+    loss_fn = build_loss(hyper.get("loss", arm.get("loss", "ce")), float(hyper.get("focal_gamma", arm.get("focal_gamma", 2.0))))
     metric, maximize = arm["metric"], arm["mode"] == "max"
 
     state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "history": []}
@@ -105,7 +106,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         for images, masks in train_loader:
             images, masks = images.to(device), masks.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = segmentation_loss(model(images), masks, ds_lambda)
+                loss = segmentation_loss(model(images), masks, ds_lambda, loss_fn)
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(f"training loss became {loss.item()} at epoch {epoch + 1}")
             optimizer.zero_grad(set_to_none=True)
@@ -114,14 +115,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             train_loss += loss.item()
             batches += 1
 
-        val_loss, confusion = _validate(core, val_loader, len(data.class_names), device, amp)
-        ious = iou_per_class(confusion)
+        val_loss, confusion = _validate(core, val_loader, len(data.class_names), device, amp, loss_fn)
         metrics: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": train_loss / max(batches, 1),
             "val_loss": val_loss,
-            "val_miou": float(torch.nanmean(ious)),
-            **{f"val_iou_{name}": float(value) for name, value in zip(data.class_names, ious)},
+            **{f"val_{name}": value for name, value in split_metrics(confusion, data.class_names).items()},
             "epoch_seconds": time.perf_counter() - started,
         }
         value = metrics[metric]
@@ -137,7 +136,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
 
 @torch.no_grad()
-def _validate(model, loader, num_classes: int, device, amp: bool) -> tuple[float, torch.Tensor]:
+def _validate(model, loader, num_classes: int, device, amp: bool, loss_fn) -> tuple[float, torch.Tensor]:
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     total_loss, count = 0.0, 0
@@ -145,7 +144,7 @@ def _validate(model, loader, num_classes: int, device, amp: bool) -> tuple[float
         images, masks = images.to(device), masks.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(images)
-        total_loss += segmentation_loss(logits.float(), masks).item() * len(images)
+        total_loss += segmentation_loss(logits.float(), masks, loss=loss_fn).item() * len(images)
         count += len(images)
         confusion += confusion_matrix(logits.argmax(1).cpu(), masks.cpu(), num_classes)
     return total_loss / max(count, 1), confusion

@@ -28,7 +28,8 @@ def study(tmp_path_factory):
 def test_run_prints_progress_and_the_comparison(study):
     _, result = study
     assert "completed" in result.stdout
-    assert "| architecture | variant | cells | trials | failed | wall min |" in result.stdout
+    assert "| architecture | variant | cells | params | CPU-h | ms/image | trials | failed |" in result.stdout
+    assert "evaluating the best trial on held-out data" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -50,7 +51,8 @@ def test_epochs_table_has_every_epoch_once(study):
     root, _ = study
     epochs = ds.dataset(root / "results" / "epochs").to_table().to_pandas()
     assert len(epochs) == 8 and not epochs.duplicated(["trial_id", "epoch"]).any()
-    assert {"train_loss", "val_loss", "val_miou", "val_iou_background", "val_iou_cell"} <= set(epochs.columns)
+    assert {"train_loss", "val_loss", "val_miou", "val_miou_fg", "val_iou_background", "val_iou_cell", "val_dice_cell",
+            "val_precision_mean", "val_recall_mean", "val_pixel_accuracy"} <= set(epochs.columns)
     assert epochs["val_miou"].between(0, 1).all() and (epochs["train_loss"] > 0).all()
 
 
