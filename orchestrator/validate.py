@@ -14,7 +14,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 import search_spaces
 from trainables.augment import POLICIES
 from trainables.data import dataset_class_names, source_stems
-from trainables.losses import BINARY_LOSSES, LOSSES
+from trainables.losses import BINARY_LOSSES, LOSSES, loss_weights
 from trainables.metrics import metric_names
 from trainables.models import ARCHITECTURES, VARIANTS, bottleneck_channels
 from trainables.seeding import derive_seed
@@ -105,7 +105,7 @@ def _check_metric(spec: StudySpec) -> None:
 
 
 def _check_loss(spec: StudySpec) -> None:
-    names = [spec.training.loss] if isinstance(spec.training.loss, str) else list(spec.training.loss)
+    names = list(loss_weights(spec.training.loss))
     unknown = [name for name in names if name not in LOSSES]
     if unknown:
         raise UserError(f"training.loss: unknown loss {unknown[0]!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights")
@@ -148,7 +148,7 @@ def _check_space(arm: Arm) -> ModuleType:
 
 def _check_bounds(arm: Arm, name: str, distribution, context: dict[str, Any]) -> None:
     if name == "loss":
-        unknown = {c for c in distribution.choices if c not in LOSSES}
+        unknown = {c for c in distribution.choices for name in loss_weights(c) if name not in LOSSES}
         if unknown:
             raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} samples unknown losses "
                             f"{sorted(unknown)}; use {', '.join(LOSSES)}")

@@ -3,7 +3,8 @@
 Names: ``ce`` (cross-entropy), ``bce`` (BCE-with-logits, binary tasks: the
 logit is class 1 minus class 0), ``dice``, ``jaccard``, ``focal`` (γ set by
 ``focal_gamma``), ``binary_focal_dice`` (binary focal + Dice). A spec gives one
-name or a mapping name -> weight, e.g. ``{ce: 0.5, dice: 0.5}``. Dice, Jaccard
+name, names joined by ``+`` (equal weights: ``ce+dice``), or a mapping
+name -> weight, e.g. ``{ce: 0.3, dice: 0.7}``. Dice, Jaccard
 and focal come from segmentation-models-pytorch.
 """
 
@@ -48,8 +49,16 @@ def _single(name: str, focal_gamma: float) -> LossFn:
     raise ValueError(f"unknown loss {name!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights")
 
 
+def loss_weights(spec: str | dict[str, float]) -> dict[str, float]:
+    """``"ce"`` -> {ce: 1}; ``"ce+dice"`` -> equal weights (the form a search space can sample); a mapping as given."""
+    if isinstance(spec, str):
+        names = spec.split("+")
+        return {name.strip(): 1.0 / len(names) for name in names}
+    return dict(spec)
+
+
 def build_loss(spec: str | dict[str, float] = "ce", focal_gamma: float = 2.0) -> LossFn:
-    weights = {spec: 1.0} if isinstance(spec, str) else dict(spec)
+    weights = loss_weights(spec)
     parts = [(weight, _single(name, focal_gamma)) for name, weight in weights.items()]
     if len(parts) == 1 and parts[0][0] == 1.0:
         return parts[0][1]

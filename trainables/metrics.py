@@ -34,12 +34,14 @@ def _nanmean(values: torch.Tensor) -> float:
     return float(torch.nanmean(values)) if values.numel() and not torch.isnan(values).all() else math.nan
 
 
-def split_metrics(confusion: torch.Tensor, class_names: list[str], background: int = 0) -> dict[str, float]:
+def split_metrics(confusion: torch.Tensor, class_names: list[str], background: int | None = None) -> dict[str, float]:
     """Every metric of a split, from its confusion matrix, with flat names for reporting.
 
-    ``miou`` averages all classes; ``miou_fg`` leaves out the background class
-    (index ``background``).
+    ``miou`` averages all classes; ``miou_fg`` leaves out the background class:
+    index ``background``, by default the class named "background", else class 0.
     """
+    if background is None:
+        background = class_names.index("background") if "background" in class_names else 0
     confusion = confusion.double()
     tp = confusion.diag()
     predicted, actual = confusion.sum(0), confusion.sum(1)

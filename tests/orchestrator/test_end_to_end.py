@@ -19,7 +19,9 @@ pytestmark = pytest.mark.ray
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     spec_path = root / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e")))
+    # the baseline arm also searches the loss (baseline_loss space)
+    variants = [{"name": "baseline", "search_space": "baseline_loss"}, "frem"]
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e", variants=variants)))
     result = orchestrate("run", spec_path, "--storage", root / "runs")
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "runs" / "e2e", result
@@ -45,6 +47,8 @@ def test_trials_table_has_one_row_per_budgeted_trial(study):
     assert frem["hp_frem_b"].between(1, 16).all() and frem["hp_frem_x"].between(1, 1e4).all()
     assert trials.loc[trials["variant"] == "baseline", "hp_frem_b"].isna().all()
     assert trials["hp_lr"].between(1e-5, 1e-2).all()
+    baseline = trials[trials["variant"] == "baseline"]
+    assert baseline["hp_loss"].isin(["ce", "dice", "focal", "ce+dice", "focal+dice"]).all() and frem["hp_loss"].isna().all()
 
 
 def test_epochs_table_has_every_epoch_once(study):
@@ -108,13 +112,16 @@ def test_a_trial_whose_loss_turns_nan_is_recorded_failed_and_the_study_goes_on(t
     trials = ds.dataset(tmp_path / "nan" / "results" / "trials").to_table().to_pandas()
     assert len(trials) == 2 and (trials["status"] == "failed").all()
     assert trials["error"].str.contains("non-finite|NonFiniteLossError", regex=True).all(), trials["error"].tolist()
-    assert "| unet | baseline | – | 2 | 2 |" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| unet | baseline |"))
+    assert row.startswith("| unet | baseline | – |") and row.endswith("| 2 | 2 |")  # no value; 2 trials, 2 failed
 
 
 def test_running_a_study_that_exists_points_to_resume(study, tmp_path):
     root, _ = study
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e")))
+    # the baseline arm also searches the loss (baseline_loss space)
+    variants = [{"name": "baseline", "search_space": "baseline_loss"}, "frem"]
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e", variants=variants)))
     result = orchestrate("run", spec_path, "--storage", root.parent, timeout=120)
     assert result.returncode == 2 and "orchestrate resume" in result.stderr
 

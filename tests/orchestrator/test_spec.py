@@ -31,6 +31,11 @@ def test_demo_spec_is_valid():
         ({"budget": {"trials_per_arm": -1, "epochs": 1}}, "budget.trials_per_arm: Input should be greater than 0"),
         ({"metric": "val_accuracy"}, "metric 'val_accuracy' is not reported"),
         ({"variants": ["frem", "frem"]}, "variant 'frem' is listed twice"),
+        ({"training": {"loss": "hinge"}}, "unknown loss 'hinge'"),
+        ({"training": {"loss": {"ce": 0.5, "lovasz": 0.5}}}, "unknown loss 'lovasz'"),
+        ({"datasets": [{"name": "c", "kind": "synthetic", "split": {"fold": 1}}]}, "`fold:` picks one of K folds and needs `folds: K`"),
+        ({"datasets": [{"name": "c", "kind": "synthetic", "split": {"folds": 2, "fold": 2}}]}, "need folds >= 2 and 0 <= fold < folds"),
+        ({"compare": {}}, "compare: Extra inputs are not permitted"),
     ],
 )
 def test_bad_specs_give_one_line_and_exit_code_2(write_spec, overrides, message):
@@ -40,6 +45,31 @@ def test_bad_specs_give_one_line_and_exit_code_2(write_spec, overrides, message)
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_folds_make_one_arm_per_fold_unless_one_fold_is_picked(write_spec):
+    every = load_spec(write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3}}]), "a.yaml"))
+    assert [arm.id for arm in every.arms()][:3] == ["c__unet__baseline__fold0", "c__unet__frem__fold0", "c__unet__baseline__fold1"]
+    one = load_spec(write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3, "fold": 2}}]), "b.yaml"))
+    assert [arm.id for arm in one.arms()] == ["c__unet__baseline__fold2", "c__unet__frem__fold2"]
+
+
+def test_a_binary_loss_on_a_multiclass_dataset_is_refused(tmp_path, write_spec):
+    root = tmp_path / "four"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray(np.full((16, 16), 100, np.uint8)).save(root / "images" / f"{i}.png")
+        Image.fromarray((np.arange(256).reshape(16, 16) % 4).astype(np.uint8)).save(root / "masks" / f"{i}.png")
+    (root / "dataset.yaml").write_text(yaml.safe_dump(
+        {"name": "four", "channels": 1, "classes": [{"name": f"c{v}", "value": v} for v in range(4)]}))
+    path = write_spec(tiny_spec(datasets=[{"name": "four", "path": str(root), "split": {"val": 1}}], training={"loss": "bce"}))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "'bce' is a binary loss but dataset 'four' has 4 classes" in result.output
 
 
 def test_malformed_yaml_names_the_line(write_spec, tmp_path):
@@ -90,3 +120,13 @@ def test_models_lists_every_architecture_and_variant_with_parameters():
         for variant in VARIANTS:
             assert f"| {architecture} | {variant} |" in result.output
     assert "| unet | baseline | 31,036,546 |" in result.output  # the published U-Net: 64 -> 1024 filters
+
+
+@pytest.mark.parametrize("name", ["sstem_frem", "isbi2012_full_attention"])
+def test_published_protocol_specs_match_their_reference_numbers(name):
+    from orchestrator.references import load_references
+
+    spec = load_spec(REPO / "studies" / f"{name}.yaml")
+    arms = {(arm.architecture.key, arm.variant.name, arm.dataset.name) for arm in spec.arms()}
+    references = load_references(REPO / "studies" / "references" / f"{name}.csv")
+    assert set(references) == arms and all(0 < v < 1 for v in references.values())

@@ -80,3 +80,11 @@ def test_defect_presence_with_a_minimum_pixel_count():
     big[:2] = 1
     result = defect_presence([one_pixel, big], [big, big], num_classes=2, min_pixels=3)
     assert result[1]["confusion"] == [[0, 0], [1, 1]] and result[1]["accuracy"] == 0.5
+
+
+def test_the_background_left_out_of_miou_fg_is_the_class_named_background():
+    # classes membrane, mitochondria, background (the ssTEM order puts background last)
+    confusion = torch.tensor([[3, 1, 0], [0, 2, 0], [0, 0, 4]])
+    m = split_metrics(confusion, ["membrane", "mitochondria", "background"])
+    assert math.isclose(m["miou_fg"], (3 / 4 + 2 / 3) / 2)
+    assert math.isclose(split_metrics(confusion, ["a", "b", "c"])["miou_fg"], (2 / 3 + 1) / 2)  # else class 0
