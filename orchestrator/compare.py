@@ -220,11 +220,12 @@ def comparison(tables: StudyTables, options: CompareOptions) -> tuple[list[str],
         row += [
             _count(parameters.mean()) if len(parameters) else "–",
             f"{hours:.3f}",
+            f"{mine['wall_seconds'].fillna(0).sum() / 60:.1f}",
             f"{inference.mean():.2f}" if len(inference) else "–",
             str(len(mine)),
             str(int((mine["status"] == "failed").sum())),
         ]
-    headers += ["params", hours_unit, "ms/image", "trials", "failed"]
+    headers += ["params", hours_unit, "wall min", "ms/image", "trials", "failed"]
 
     what = (f"test {column.removeprefix('test_')} of each arm's best checkpoint on held-out images"
             if source == "tests" else f"best validation {', '.join(sorted(trials['metric'].dropna().unique()))} over each arm's trials")
@@ -233,7 +234,7 @@ def comparison(tables: StudyTables, options: CompareOptions) -> tuple[list[str],
         f"({'higher' if higher else 'lower'} is better).",
         "Classes absent from both truth and prediction have no IoU (NaN) and are left out of means; – marks no value.",
         *notes,
-        f"Cost: parameters, {hours_unit} summed over all trials, inference ms per image at batch 1.",
+        f"Cost: parameters, {hours_unit} and wall minutes summed over all trials, inference ms per image at batch 1.",
         f"Studies: {', '.join(study.spec.name for study in tables.studies)}.",
     ]
     progress = _progress_note(tables.studies)

@@ -30,7 +30,7 @@ def study(tmp_path_factory):
 def test_run_prints_progress_and_the_comparison(study):
     _, result = study
     assert "completed" in result.stdout
-    assert "| architecture | variant | cells | params | CPU-h | ms/image | trials | failed |" in result.stdout
+    assert "| architecture | variant | cells | params | CPU-h | wall min | ms/image | trials | failed |" in result.stdout
     assert "evaluating the best trial on held-out data" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
