@@ -77,7 +77,7 @@ def _drive(study, address: Optional[str]) -> None:
         errors.print(f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True)
         raise typer.Exit(130)
     console.print()
-    console.print(compare_studies([study]), highlight=False, markup=False)
+    console.print(compare_studies([study]), highlight=False, markup=False, soft_wrap=True)  # keep table rows whole
     console.print(f"results: {study.root / 'results'}")
 
 

@@ -227,8 +227,8 @@ def comparison(tables: StudyTables, options: CompareOptions) -> tuple[list[str],
         ]
     headers += ["params", hours_unit, "wall min", "ms/image", "trials", "failed"]
 
-    what = (f"test {column.removeprefix('test_')} of each arm's best checkpoint on held-out images"
-            if source == "tests" else f"best validation {', '.join(sorted(trials['metric'].dropna().unique()))} over each arm's trials")
+    what = (f"Test {column.removeprefix('test_').replace('miou', 'mIoU')} of each arm's best checkpoint on held-out images"
+            if source == "tests" else f"Best validation {', '.join(sorted(trials['metric'].dropna().unique()))} over each arm's trials")
     caption = [
         f"{what}; mean ± std over folds and studies where there are several; best per column in bold "
         f"({'higher' if higher else 'lower'} is better).",
