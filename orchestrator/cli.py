@@ -164,7 +164,7 @@ def plot(
 
     opened = [StudyDir.open(path) for path in studies]
     for path in plot_studies(opened, output or opened[0].root / "plots"):
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .compare import _compute_hours  # noqa: E402
@@ -82,6 +83,8 @@ def learning_curves_plot(trials: pd.DataFrame, epochs: pd.DataFrame, metric: str
         right.plot(curve["epoch"], curve["train_loss"], marker="o", label=arm)
     left.set(xlabel="epoch", ylabel=metric, title="Best trial per arm: validation")
     right.set(xlabel="epoch", ylabel="train loss", title="Best trial per arm: training loss")
+    for axes in (left, right):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.legend(fontsize=7)
     return _save(figure, out / "learning_curves.png")
 
