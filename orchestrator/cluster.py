@@ -3,6 +3,7 @@
 import logging
 import os
 import socket
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,9 @@ def ray_session(address: str | None, log_dir: Path):
     session_dir = Path(getattr(context, "address_info", {}).get("session_dir", "") or "")
     link = log_dir / "ray-session"
     if session_dir.is_dir():
+        if link.is_dir() and not link.is_symlink():
+            # A study copied from elsewhere: the link became a folder of that run's logs; keep them.
+            link.rename(log_dir / f"ray-session-copied-{int(time.time())}")
         link.unlink(missing_ok=True)
         link.symlink_to(session_dir / "logs")
     try:

@@ -166,3 +166,21 @@ def test_compare_of_a_study_that_has_not_finished_says_so(folds_study, tmp_path)
     assert "3 of 4 arms finished (still running or interrupted)" in result.stdout
     frem = _cells(result.stdout)["frem"]["cells"]
     assert "±" not in frem and not math.isnan(float(frem.strip("*")))  # only fold 0 is evaluated so far
+
+
+def test_resume_redoes_an_interrupted_evaluation_and_runs_no_trial_again(folds_study, tmp_path):
+    import shutil
+
+    copy = tmp_path / "folds"
+    shutil.copytree(folds_study, copy)
+    arm = "cells__unet__frem__fold1"
+    (copy / "state" / f"{arm}.done").unlink()  # as if the driver died while evaluating this arm
+    shutil.rmtree(copy / "results" / "tests" / arm)
+    before = _table(copy, "trials")
+    result = orchestrate("resume", copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    after, tests = _table(copy, "trials"), _table(copy, "tests")
+    assert sorted(after["trial_id"]) == sorted(before["trial_id"]) and len(after) == 8
+    assert sorted(tests["arm"]) == ARMS and len(_table(copy, "images")) == 16
+    original = _table(folds_study, "tests").set_index("arm")
+    assert tests.set_index("arm").loc[arm, "test_miou"] == pytest.approx(original.loc[arm, "test_miou"])
