@@ -19,11 +19,22 @@ def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.full_like(denominator, float("nan")))
 
 
+def _per_class(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
+    """IoU, Dice, precision and recall of each class (NaN where undefined)."""
+    confusion = confusion.double()
+    tp = confusion.diag()
+    predicted, actual = confusion.sum(0), confusion.sum(1)
+    return {
+        "iou": _ratio(tp, predicted + actual - tp),
+        "dice": _ratio(2 * tp, predicted + actual),
+        "precision": _ratio(tp, predicted),
+        "recall": _ratio(tp, actual),
+    }
+
+
 def iou_per_class(confusion: torch.Tensor) -> torch.Tensor:
     """IoU of each class; NaN where the class is absent from both truth and prediction."""
-    confusion = confusion.double()
-    true_positive = confusion.diag()
-    return _ratio(true_positive, confusion.sum(0) + confusion.sum(1) - true_positive)
+    return _per_class(confusion)["iou"]
 
 
 def mean_iou(confusion: torch.Tensor) -> float:
@@ -43,19 +54,17 @@ def split_metrics(confusion: torch.Tensor, class_names: list[str], background: i
     if background is None:
         background = class_names.index("background") if "background" in class_names else 0
     confusion = confusion.double()
-    tp = confusion.diag()
-    predicted, actual = confusion.sum(0), confusion.sum(1)
-    iou = _ratio(tp, predicted + actual - tp)
-    dice = _ratio(2 * tp, predicted + actual)
-    precision, recall = _ratio(tp, predicted), _ratio(tp, actual)
+    per_class = _per_class(confusion)
+    iou, dice = per_class["iou"], per_class["dice"]
+    total = confusion.sum()
     foreground = [i for i in range(len(class_names)) if i != background]
     metrics = {
         "miou": _nanmean(iou),
         "miou_fg": _nanmean(iou[foreground]),
         "dice_mean": _nanmean(dice),
-        "precision_mean": _nanmean(precision),
-        "recall_mean": _nanmean(recall),
-        "pixel_accuracy": float(tp.sum() / confusion.sum()) if confusion.sum() > 0 else math.nan,
+        "precision_mean": _nanmean(per_class["precision"]),
+        "recall_mean": _nanmean(per_class["recall"]),
+        "pixel_accuracy": float(confusion.diag().sum() / total) if total > 0 else math.nan,
     }
     for index, name in enumerate(class_names):
         metrics[f"iou_{name}"] = float(iou[index])
@@ -74,15 +83,14 @@ CRACK_METRICS = ("crack_iou", "background_iou", "crack_precision", "crack_recall
 def crack_metrics(confusion: torch.Tensor, crack: int = 1) -> dict[str, float]:
     """CoreDeep conventions for a binary crack task (class ``crack`` vs background)."""
     background = 1 - crack
-    iou, dice = iou_per_class(confusion), _ratio(2 * confusion.double().diag(), confusion.double().sum(0) + confusion.double().sum(1))
-    tp = confusion.double().diag()
+    per_class = _per_class(confusion)
     return {
-        "crack_iou": float(iou[crack]),
-        "background_iou": float(iou[background]),
-        "crack_precision": float(_ratio(tp, confusion.double().sum(0))[crack]),
-        "crack_recall": float(_ratio(tp, confusion.double().sum(1))[crack]),
-        "crack_f1": float(dice[crack]),
-        "background_f1": float(dice[background]),
+        "crack_iou": float(per_class["iou"][crack]),
+        "background_iou": float(per_class["iou"][background]),
+        "crack_precision": float(per_class["precision"][crack]),
+        "crack_recall": float(per_class["recall"][crack]),
+        "crack_f1": float(per_class["dice"][crack]),
+        "background_f1": float(per_class["dice"][background]),
     }
 
 

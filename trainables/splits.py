@@ -35,8 +35,8 @@ def make_split(stems: list[str], val: float, test: float, folds: int | None, fol
         empty = [i for i, chunk in enumerate(chunks) if not chunk]
         if empty:
             raise SplitError(f"{len(rest)} image(s) cannot fill {folds} folds (fold {empty[0]} is empty); use fewer folds")
-        val_stems = chunks[fold]
-        train = sorted(s for i, chunk in enumerate(chunks) if i != fold for s in chunk)
+        chosen = select_fold({"folds": chunks}, fold)
+        train, val_stems = chosen["train"], chosen["val"]
     else:
         chunks = None
         n_val = _how_many(val, len(order))  # fractions are of the whole dataset
