@@ -25,10 +25,6 @@ TRIAL_METRICS = ("best_metric", "best_val_miou")
 LOWER_IS_BETTER = ("loss", "inference_ms", "image_false")
 
 
-def _fmt(value) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-
-
 @dataclass
 class CompareOptions:
     fmt: str = "markdown"
@@ -56,6 +52,14 @@ class StudyTables:
         if len(modes) > 1:
             raise UserError("these studies optimise in opposite directions (max and min); compare them separately")
         return modes.pop()
+
+
+def _of(frame: pd.DataFrame, key: tuple[str, str], dataset: str | None = None) -> pd.DataFrame:
+    """The rows of one table row (architecture, variant), on one dataset if given."""
+    selected = (frame["architecture"] == key[0]) & (frame["variant"] == key[1])
+    if dataset is not None:
+        selected &= frame["dataset"] == dataset
+    return frame[selected]
 
 
 def resolve_metric(name: str | None, tables: StudyTables) -> tuple[str, str]:
@@ -105,10 +109,10 @@ def _parse_baseline(baseline: str, rows: list[tuple[str, str]]):
 def _paired_p(tables: StudyTables, values: pd.DataFrame, row, base, dataset: str, column: str) -> float:
     """Wilcoxon over per-image values (paired by fold and image, averaged over studies), else over folds."""
     images = tables.images
+
     def per_image(key):
-        mine = images[(images["architecture"] == key[0]) & (images["variant"] == key[1]) & (images["dataset"] == dataset)]
-        grouped = mine.groupby([mine["fold"].fillna(-1), "image"])[column].mean()
-        return grouped.to_dict()
+        mine = _of(images, key, dataset)
+        return mine.groupby([mine["fold"].fillna(-1), "image"])[column].mean().to_dict()
 
     if not images.empty and column in images.columns:
         p, pairs = paired_wilcoxon(per_image(row), per_image(base))
@@ -116,13 +120,13 @@ def _paired_p(tables: StudyTables, values: pd.DataFrame, row, base, dataset: str
             return p
 
     def per_fold(key):
-        mine = values[(values["architecture"] == key[0]) & (values["variant"] == key[1]) & (values["dataset"] == dataset)]
+        mine = _of(values, key, dataset)
         return {(s, f): v for s, f, v in zip(mine["study"], mine["fold"].fillna(-1), mine["value"])}
 
     return paired_wilcoxon(per_fold(row), per_fold(base))[0]
 
 
-def _compute_hours(trials: pd.DataFrame) -> tuple[float, str]:
+def compute_hours(trials: pd.DataFrame) -> tuple[float, str]:
     gpu = trials["gpus_per_worker"].fillna(0) > 0
     per_worker = trials["gpus_per_worker"].where(gpu, trials["cpus_per_worker"]).fillna(1)
     hours = (trials["wall_seconds"].fillna(0) * trials["workers"].fillna(1) * per_worker).sum() / 3600
@@ -151,7 +155,7 @@ def comparison(tables: StudyTables, options: CompareOptions) -> tuple[list[str],
         return ["architecture", "variant"], [], "no finished trials yet", set()
 
     def cell(key, dataset, frame=values, col="value"):
-        mine = frame[(frame["architecture"] == key[0]) & (frame["variant"] == key[1]) & (frame["dataset"] == dataset)]
+        mine = _of(frame, key, dataset)
         return mean_std(mine[col]) if col in mine.columns else (math.nan, math.nan, 0)
 
     headers = ["architecture", "variant", *datasets]
@@ -212,9 +216,8 @@ def comparison(tables: StudyTables, options: CompareOptions) -> tuple[list[str],
 
     hours_unit = "CPU-h"
     for row, key in zip(rows, row_keys):
-        mine = trials[(trials["architecture"] == key[0]) & (trials["variant"] == key[1])]
-        evaluated = tables.tests[(tables.tests["architecture"] == key[0]) & (tables.tests["variant"] == key[1])]
-        hours, hours_unit = _compute_hours(mine)
+        mine, evaluated = _of(trials, key), _of(tables.tests, key)
+        hours, hours_unit = compute_hours(mine)
         parameters = evaluated["parameters"].dropna()
         inference = evaluated["inference_ms"].dropna()
         row += [

@@ -22,10 +22,10 @@ from .tuning import arm_payload
 
 
 def best_trial(study: StudyDir, arm: Arm) -> pd.Series | None:
-    trials = read_table(study.root, "trials")
+    trials = read_table(study.root, "trials", arm.id)
     if trials.empty:
         return None
-    scored = trials[(trials["arm"] == arm.id) & (trials["status"] != "failed") & trials["best_metric"].notna()]
+    scored = trials[(trials["status"] != "failed") & trials["best_metric"].notna()]
     if scored.empty:
         return None
     order = scored.sort_values(["best_metric", "trial_id"], ascending=[study.spec.mode == "min", True])

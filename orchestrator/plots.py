@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .compare import _compute_hours  # noqa: E402
+from .compare import compute_hours  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .results import read_table  # noqa: E402
 from .study import StudyDir  # noqa: E402
@@ -94,7 +94,7 @@ def cost_plot(trials: pd.DataFrame, tests: pd.DataFrame, out: Path) -> Path:
     use_tests = not tests.empty
     unit = "CPU-h"
     for arm, group in trials.groupby("arm"):
-        hours, unit = _compute_hours(group)
+        hours, unit = compute_hours(group)
         if use_tests:
             value = tests.loc[tests["arm"] == arm, "test_miou"].mean()
         else:

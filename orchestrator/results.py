@@ -30,12 +30,16 @@ SCHEMA_VERSION = 2
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_()}
 
-TRIAL_COLUMNS = [
+# Which arm a row belongs to; every table but epochs starts with these.
+ARM_KEY_COLUMNS = [
     ("study", pa.string()),
     ("arm", pa.string()),
     ("dataset", pa.string()),
     ("architecture", pa.string()),
     ("variant", pa.string()),
+]
+
+TRIAL_COLUMNS = ARM_KEY_COLUMNS + [
     ("search_space", pa.string()),
     ("fold", pa.int64()),
     ("trial_id", pa.string()),
@@ -72,12 +76,7 @@ EPOCH_COLUMNS = [
 ]
 
 
-ARM_COLUMNS = [
-    ("study", pa.string()),
-    ("arm", pa.string()),
-    ("dataset", pa.string()),
-    ("architecture", pa.string()),
-    ("variant", pa.string()),
+ARM_COLUMNS = ARM_KEY_COLUMNS + [
     ("fold", pa.int64()),
     ("trial_id", pa.string()),
     ("eval_split", pa.string()),  # test, or the fold's validation images when there is no test split
@@ -181,10 +180,10 @@ class ResultsStore:
         return sorted(moved)
 
 
-def read_table(study_roots: list[Path] | Path, table: str) -> pd.DataFrame:
-    """One table of one or more studies as a DataFrame (schemas unified across studies)."""
+def read_table(study_roots: list[Path] | Path, table: str, arm: str | None = None) -> pd.DataFrame:
+    """One table (of one arm, if given) of one or more studies as a DataFrame (schemas unified across studies)."""
     roots = [study_roots] if isinstance(study_roots, Path) else study_roots
-    files = [f for root in roots for f in sorted((Path(root) / "results" / table).glob("*/*.parquet"))]
+    files = [f for root in roots for f in sorted((Path(root) / "results" / table).glob(f"{arm or '*'}/*.parquet"))]
     if not files:
         columns = {"trials": TRIAL_COLUMNS, "epochs": EPOCH_COLUMNS, "tests": TEST_COLUMNS, "images": ARM_COLUMNS}[table]
         return pd.DataFrame(columns=[name for name, _ in columns])

@@ -1,7 +1,9 @@
 """`orchestrate status`: per arm, trials finished / failed / unfinished and the best so far."""
 
-from .compare import _fmt
+import math
+
 from .results import read_table
+from .stats import format_value
 from .study import StudyDir
 from .tables import render
 
@@ -17,7 +19,7 @@ def study_status(study: StudyDir) -> str:
         started = set(epochs.loc[epochs["arm"] == arm.id, "trial_id"]) if len(epochs) else set()
         unfinished = len(started - set(mine["trial_id"]))
         scored = mine.loc[mine["status"] != "failed", "best_metric"]
-        best = (scored.max() if spec.mode == "max" else scored.min()) if len(scored) else None
+        best = (scored.max() if spec.mode == "max" else scored.min()) if len(scored) else math.nan
         if study.is_done(arm.id):
             state = "done"
         elif study.arm_dir(arm.id).exists():
@@ -26,6 +28,6 @@ def study_status(study: StudyDir) -> str:
             state = "pending"
         rows.append([
             arm.id, state, f"{len(mine)}/{spec.budget.trials_per_arm}",
-            str(int((mine["status"] == "failed").sum())), str(unfinished), _fmt(best),
+            str(int((mine["status"] == "failed").sum())), str(unfinished), format_value(best),
         ])
     return render(headers, rows, "markdown", f"study {spec.name} at {study.root}")

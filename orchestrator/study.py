@@ -89,17 +89,14 @@ class StudyDir:
         """The dataset's split (for ``fold``), computed once and kept as readable JSON; resume reuses it."""
         from .validate import compute_split
 
-        split = self._dataset_split(dataset, compute_split)
-        return select_fold(split, fold) if fold is not None and split.get("folds") else split
-
-    def _dataset_split(self, dataset, compute_split) -> dict:
         path = self.root / "splits" / f"{dataset.name}.json"
         if path.is_file():
-            return json.loads(path.read_text())
-        split = compute_split(self.spec, dataset)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(split, indent=1) + "\n")
-        return split
+            split = json.loads(path.read_text())
+        else:
+            split = compute_split(self.spec, dataset)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(split, indent=1) + "\n")
+        return select_fold(split, fold) if fold is not None and split.get("folds") else split
 
     @cached_property
     def results(self) -> ResultsStore:

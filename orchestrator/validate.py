@@ -148,7 +148,7 @@ def _check_space(arm: Arm) -> ModuleType:
 
 def _check_bounds(arm: Arm, name: str, distribution, context: dict[str, Any]) -> None:
     if name == "loss":
-        unknown = {c for c in distribution.choices for name in loss_weights(c) if name not in LOSSES}
+        unknown = {choice for choice in distribution.choices for part in loss_weights(choice) if part not in LOSSES}
         if unknown:
             raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} samples unknown losses "
                             f"{sorted(unknown)}; use {', '.join(LOSSES)}")

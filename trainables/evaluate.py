@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .data import convert_channels, load_pairs, resize_and_tile
+from .data import load_tiles
 from .metrics import (
     confusion_matrix,
     crack_metrics,
@@ -42,8 +42,7 @@ def best_checkpoint(run_dir: Path, metric: str, mode: str) -> Path:
 def _source_images(dataset: dict[str, Any], stems: list[str]) -> Iterator[tuple[str, list]]:
     """(stem, [(image, mask), ...] tiles) for each source image, loaded one at a time."""
     for stem in stems:
-        tiles = resize_and_tile(load_pairs(dataset, [stem]), dataset.get("resize"), dataset.get("tile"))
-        yield stem, [(convert_channels(image, dataset.get("channels")), mask) for image, mask in tiles]
+        yield stem, load_tiles(dataset, [stem])
 
 
 class _Predictor:
@@ -51,6 +50,9 @@ class _Predictor:
 
     def __init__(self, model: torch.nn.Module, device: str):
         self.model, self.device = model, device
+        self.reset_timer()
+
+    def reset_timer(self) -> None:
         self.seconds, self.calls = 0.0, 0
 
     @torch.no_grad()
@@ -113,12 +115,11 @@ def evaluate_checkpoint(
     model.load_state_dict(saved["model"])
     model.to(device).eval()
     predict = _Predictor(model, device)
-    predict(first_image)  # warm-up, not timed below
-    predict.seconds, predict.calls = 0.0, 0
+    predict(first_image)  # warm-up
 
     binary = len(class_names) == 2
     threshold, sweep = choose_threshold(predict, dataset) if binary and threshold_search else (None, {})
-    predict.seconds, predict.calls = 0.0, 0
+    predict.reset_timer()  # time the held-out images only
 
     total = torch.zeros(len(class_names), len(class_names), dtype=torch.int64)
     rows, predicted_masks, true_masks = [], [], []
