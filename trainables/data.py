@@ -159,13 +159,14 @@ class LoadedDataset:
     in_channels: int
 
 
-def load_split(config: dict[str, Any], part: str):
-    pairs = resize_and_tile(load_pairs(config, config["split"][part]), config.get("resize"), config.get("tile"))
+def load_tiles(config: dict[str, Any], stems: list[str]):
+    """The model-ready (image, mask) pairs of these source images: resized, tiled, channels converted."""
+    pairs = resize_and_tile(load_pairs(config, stems), config.get("resize"), config.get("tile"))
     return [(convert_channels(image, config.get("channels")), mask) for image, mask in pairs]
 
 
 def load_dataset(config: dict[str, Any], augmentation: str = "none", widen: bool = False) -> LoadedDataset:
-    train, val = load_split(config, "train"), load_split(config, "val")
+    train, val = load_tiles(config, config["split"]["train"]), load_tiles(config, config["split"]["val"])
     if widen:
         train = stochastic_width(train)
     channels = 1 if train[0][0].ndim == 2 else 3

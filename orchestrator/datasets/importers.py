@@ -9,6 +9,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from trainables.data import MANIFEST
+
 from .check import DatasetError, offenders, read_image
 from .store import write_dataset
 
@@ -19,6 +21,17 @@ def _require(path: Path, what: str) -> Path:
     if not path.exists():
         raise DatasetError(f"{path} not found: {what}; check the source folder")
     return path
+
+
+UNMAPPED = 255  # lookup value of a mask value no class claims
+
+
+def _class_lookup(value_to_index: dict[int, int]) -> np.ndarray:
+    """Mask value -> class index, ``UNMAPPED`` for any value not in the map."""
+    lookup = np.full(256, UNMAPPED, np.uint8)
+    for value, index in value_to_index.items():
+        lookup[int(value)] = index
+    return lookup
 
 
 def isbi2012(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
@@ -43,15 +56,13 @@ def sstem(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
     """Drosophila VNC ssTEM stack 1: ``stack1/raw/NN.tif`` + ``stack1/labels/labelsNNNNNNNN.png``."""
     raw = sorted(_require(src / "stack1" / "raw", "ssTEM layout stack1/raw/NN.tif").glob("*.tif"))
     labels = _require(src / "stack1" / "labels", "ssTEM layout stack1/labels/labelsNNNNNNNN.png")
-    lookup = np.full(256, 255, np.uint8)
-    for value, index in SSTEM_VALUES.items():
-        lookup[value] = index
+    lookup = _class_lookup(SSTEM_VALUES)
 
     def items():
         for path in raw:
             label = read_image(labels / f"labels{int(path.stem):08d}.png", "L")
             mask = lookup[label]
-            if (mask == 255).any():
+            if (mask == UNMAPPED).any():
                 raise DatasetError(f"{path.name}: label values {sorted(set(np.unique(label)) - set(SSTEM_VALUES))} not in the ssTEM label map")
             yield path.stem, read_image(path, "L"), mask
 
@@ -86,14 +97,12 @@ def folders(src: Path, class_map: dict[str, int] | None = None, **_) -> tuple[li
     missing = [p.name for p in images if p.stem not in masks]
     if missing:
         raise offenders("images without a mask", missing, "add the masks or remove the images")
-    lookup = np.full(256, 255, np.uint8)
-    for index, value in enumerate(class_map.values()):
-        lookup[int(value)] = index
+    lookup = _class_lookup({value: index for index, value in enumerate(class_map.values())})
 
     def items():
         for path in images:
             mask = lookup[read_image(masks[path.stem], "L")]
-            if (mask == 255).any():
+            if (mask == UNMAPPED).any():
                 raise DatasetError(f"{masks[path.stem].name}: mask values outside the class map {class_map}; pass --class-map")
             image = read_image(path)
             yield path.stem, image if image.ndim == 2 else image[..., :3], mask
@@ -148,7 +157,7 @@ def import_dataset(kind: str, src: str | Path, dest: str | Path, name: str | Non
     src, dest = Path(src), Path(dest)
     if not src.is_dir():
         raise DatasetError(f"source folder {src} does not exist; give the folder the dataset was unpacked to")
-    if (dest / "dataset.yaml").exists():
+    if (dest / MANIFEST).exists():
         raise DatasetError(f"{dest} already holds a dataset; choose another destination or remove it")
     skipped: list[str] = []
     class_names, items = IMPORTERS[kind](src, skipped=skipped, **options)
