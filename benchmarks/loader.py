@@ -22,19 +22,22 @@ from orchestrator.datasets import import_dataset
 from trainables.data import load_dataset
 from trainables.losses import segmentation_loss
 from trainables.models import build_model
-from trainables.train_loop import _loader, loader_workers
+from orchestrator.study.spec import DatasetSpec
+from trainables.config import DataSource, DataSplit
+from trainables.train_loop import loader_workers, make_loader
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "isbi2012-em"
 
 
-def dataset_config(workdir: Path) -> dict:
+def dataset(workdir: Path) -> tuple[DataSource, DataSplit]:
     if SHARED.is_dir():
         import_dataset("isbi2012", SHARED, workdir / "isbi")
-        stems = [str(i) for i in range(30)]
-        return {"kind": "folder", "path": str(workdir / "isbi"), "tile": 256, "split": {"train": stems[:25], "val": stems[25:]}}
-    stems = [f"{i:05d}" for i in range(32)]
-    return {"kind": "synthetic", "shape": "cells", "num_images": 32, "image_size": 256, "seed": 0,
-            "split": {"train": stems[:28], "val": stems[28:]}}
+        stems = tuple(str(i) for i in range(30))
+        source = DatasetSpec(name="isbi", path=str(workdir / "isbi"), tile=256).source()
+        return source, DataSplit(train=stems[:25], val=stems[25:], test=())
+    stems = tuple(f"{i:05d}" for i in range(32))
+    source = DatasetSpec(name="cells", kind="synthetic", num_images=32, image_size=256).source()
+    return source, DataSplit(train=stems[:28], val=stems[28:], test=())
 
 
 def main() -> None:
@@ -44,10 +47,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count())
     with tempfile.TemporaryDirectory() as workdir:
-        config = dataset_config(Path(workdir))
-        data = load_dataset(config, augmentation="two_of_list")
-        workers = loader_workers({"resources": {"cpus_per_worker": os.cpu_count()}})
-        loader = _loader(data.train, 2, True, 0, 1, 0, workers)
+        source, split = dataset(Path(workdir))
+        data = load_dataset(source, split, seed=0, augmentation="two_of_list")
+        workers = loader_workers(None, cpus_per_worker=os.cpu_count())
+        loader = make_loader(data.train, 2, True, 0, 1, 0, workers)
         started, images = time.perf_counter(), 0
         for _ in range(max(1, args.batches // len(loader)) + 1):
             for batch, _ in loader:
@@ -60,7 +63,7 @@ def main() -> None:
 
         model = build_model("unet", "baseline", in_channels=1, num_classes=2)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-        batch, masks = next(iter(_loader(data.train, 2, True, 0, 1, 0, 0)))
+        batch, masks = next(iter(make_loader(data.train, 2, True, 0, 1, 0, 0)))
         times = []
         for step in range(args.steps + 1):
             began = time.perf_counter()

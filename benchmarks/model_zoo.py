@@ -18,14 +18,13 @@ from pathlib import Path
 import torch
 
 from trainables.losses import segmentation_loss
-from trainables.models import ARCHITECTURES, VARIANTS, build_model, count_parameters
+from trainables.models import ARCHITECTURES, build_model, count_parameters, variants
 
-HYPER = {"lr": 1e-3, "frem_b": 8, "frem_x": 250.0, "ds_lambda": 0.28, "dropout_p": 8 / 1024}
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- model-zoo:start -->", "<!-- model-zoo:end -->"
 
 
-def step_ms(model, device: str, size: int, repeats: int) -> float:
+def step_ms(model, aux_weight: float, device: str, size: int, repeats: int) -> float:
     images = torch.rand(2, 1, size, size, device=device)
     masks = torch.randint(0, 2, (2, size, size), device=device)
     model.to(device).train()
@@ -33,7 +32,7 @@ def step_ms(model, device: str, size: int, repeats: int) -> float:
     for attempt in range(repeats + 1):
         started = time.perf_counter()
         model.zero_grad(set_to_none=True)
-        segmentation_loss(model(images), masks, HYPER["ds_lambda"]).backward()
+        segmentation_loss(model(images), masks, aux_weight).backward()
         if device == "cuda":
             torch.cuda.synchronize()
         if attempt:  # the first run is a warm-up
@@ -51,11 +50,11 @@ def main() -> None:
     torch.manual_seed(0)
     rows, baseline = [], None
     for architecture in ARCHITECTURES:
-        for variant in VARIANTS:
-            model = build_model(architecture, variant, in_channels=1, num_classes=2, hyper=HYPER)
-            ms = step_ms(model, args.device, args.size, args.repeats)
+        for variant in variants().values():
+            model = build_model(architecture, variant.name, in_channels=1, num_classes=2, hyper=variant.example)
+            ms = step_ms(model, variant.aux_weight(variant.example), args.device, args.size, args.repeats)
             baseline = baseline or ms  # unet/baseline comes first
-            rows.append(f"| {architecture} | {variant} | {count_parameters(model):,} | {ms:,.0f} | {ms / baseline:.2f} |")
+            rows.append(f"| {architecture} | {variant.name} | {count_parameters(model):,} | {ms:,.0f} | {ms / baseline:.2f} |")
             print(rows[-1], flush=True)
     table = "\n".join([
         f"| architecture | variant | parameters | fwd+bwd ms (batch 2, {args.size}², {args.device}) | × unet baseline |",

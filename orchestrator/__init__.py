@@ -1,3 +1,3 @@
-"""The driver side: CLI, study specs, Tune/Optuna wiring, results store and reports."""
+"""The driver side of seg-orchestrator: the CLI and one subpackage per concern (study, run, results, reports, datasets)."""
 
 __version__ = "0.1.0"

@@ -1,3 +1,3 @@
-from .cli import app
+from orchestrator.cli import app
 
 app(prog_name="orchestrate")

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from .errors import UserError
+from orchestrator.errors import UserError
 
 app = typer.Typer(
     help="Fair hyperparameter searches over U-Net-family segmentation models on Ray Tune + Ray Train + Optuna.",
@@ -49,8 +49,8 @@ StudyPath = Annotated[Path, typer.Argument(help="A study directory (<storage>/<s
 @user_errors
 def validate(spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")]):
     """Check a spec (datasets, architectures, variants, search spaces) without running anything."""
-    from .spec import load_spec
-    from .validate import validate_study
+    from orchestrator.study.spec import load_spec
+    from orchestrator.study.checks import validate_study
 
     study = load_spec(spec)
     validate_study(study)
@@ -64,8 +64,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")]):
 
 
 def _drive(study, address: Optional[str]) -> None:
-    from .compare import compare_studies
-    from .runner import claim_driver, run_study
+    from orchestrator.reports.compare import compare_studies
+    from orchestrator.run.lock import claim_driver
+    from orchestrator.run.runner import run_study
 
     claim_driver(study)
     console.print(f"study [bold]{study.spec.name}[/] at {study.root}  (Ray logs: {study.logs_dir})")
@@ -91,9 +92,9 @@ def run(
     ] = None,
 ):
     """Run a study: every arm searched with the same trial budget; results to Parquet; prints the comparison."""
-    from .spec import load_spec
-    from .study import StudyDir
-    from .validate import validate_study
+    from orchestrator.study.spec import load_spec
+    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.checks import validate_study
 
     study_spec = load_spec(spec)
     validate_study(study_spec)
@@ -107,17 +108,20 @@ def resume(
     address: Annotated[Optional[str], typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
 ):
     """Continue a study after Ctrl-C or a crash: finished arms stay untouched, unfinished trials resume."""
-    from .study import StudyDir
+    from orchestrator.study.checks import validate_study
+    from orchestrator.study.folder import StudyDir
 
-    _drive(StudyDir.open(study), address)
+    opened = StudyDir.open(study)
+    validate_study(opened.spec)  # the data may have moved or changed since the study started
+    _drive(opened, address)
 
 
 @app.command()
 @user_errors
 def status(study: StudyPath):
     """Arms of a study with trials finished, failed and unfinished, and the best so far."""
-    from .status import study_status
-    from .study import StudyDir
+    from orchestrator.reports.status import study_status
+    from orchestrator.study.folder import StudyDir
 
     console.print(study_status(StudyDir.open(study)), highlight=False)
 
@@ -139,8 +143,8 @@ def compare(
         help="CSV/YAML of published numbers (architecture, variant, dataset, value) to print beside the measured ones.")] = None,
 ):
     """Comparison table: rows architecture x variant, columns datasets (mean ± std over folds and studies), with cost."""
-    from .compare import CompareOptions, compare_studies
-    from .study import StudyDir
+    from orchestrator.reports.compare import CompareOptions, compare_studies
+    from orchestrator.study.folder import StudyDir
 
     opened = [StudyDir.open(path) for path in studies]
     options = CompareOptions(format.value, metric, per_class, baseline, reference)
@@ -159,8 +163,8 @@ def plot(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNGs (default: <first study>/plots).")] = None,
 ):
     """PNG figures: sampled points per arm coloured by the metric, optimisation history, learning curves, metric vs cost."""
-    from .plots import plot_studies
-    from .study import StudyDir
+    from orchestrator.reports.plots import plot_studies
+    from orchestrator.study.folder import StudyDir
 
     opened = [StudyDir.open(path) for path in studies]
     for path in plot_studies(opened, output or opened[0].root / "plots"):
@@ -170,16 +174,14 @@ def plot(
 @app.command()
 def models():
     """Registered architectures x variants with their parameter counts at default settings."""
-    from trainables.models import ARCHITECTURES, VARIANTS, build_model, count_parameters
+    from orchestrator.reports.render import render
+    from trainables.models import ARCHITECTURES, build_model, count_parameters, variants
 
-    from .tables import render
-
-    hyper = {"frem_b": 1, "frem_x": 2.0, "ds_lambda": 0.5, "dropout_p": 0.1}
     rows = []
-    for name, architecture in ARCHITECTURES.items():
-        for variant in VARIANTS:
-            model = build_model(name, variant, in_channels=1, num_classes=2, hyper=hyper)
-            rows.append([name, variant, f"{count_parameters(model):,}"])
+    for name in ARCHITECTURES:
+        for variant in variants().values():
+            model = build_model(name, variant.name, in_channels=1, num_classes=2, hyper=variant.example)
+            rows.append([name, variant.name, f"{count_parameters(model):,}"])
     console.print(render(["architecture", "variant", "parameters"], rows, "markdown"), highlight=False)
     console.print("defaults: " + "; ".join(f"{n} {a.defaults}" for n, a in ARCHITECTURES.items()), highlight=False)
 
@@ -201,7 +203,7 @@ def datasets_import(
     csv_name: Annotated[str, typer.Option(help="rle-csv: the CSV file inside SRC.")] = "train.csv",
 ):
     """Convert a published dataset layout into the project's format, then check it completely."""
-    from .datasets import check_dataset, import_dataset
+    from orchestrator.datasets import check_dataset, import_dataset
 
     options: dict = {"csv_name": csv_name}
     if class_map:
@@ -221,15 +223,14 @@ def datasets_import(
 @user_errors
 def datasets_list(root: Annotated[Path, typer.Argument(help="Folder holding dataset folders.")] = Path("datasets")):
     """Dataset folders under ROOT, with image counts and classes."""
-    import yaml
-
-    from .tables import render
+    from orchestrator.reports.render import render
+    from trainables.data import MANIFEST, read_manifest
 
     rows = []
-    for manifest in sorted(root.glob("*/dataset.yaml")):
-        data = yaml.safe_load(manifest.read_text())
-        count = len(list((manifest.parent / "images").glob("*.png")))
-        rows.append([data.get("name", manifest.parent.name), str(manifest.parent), str(count), ", ".join(c["name"] for c in data["classes"])])
+    for folder in sorted(path.parent for path in root.glob(f"*/{MANIFEST}")):
+        manifest = read_manifest(folder)
+        count = len(list((folder / "images").glob("*.png")))
+        rows.append([manifest.name, str(folder), str(count), ", ".join(manifest.class_names)])
     if not rows:
         raise UserError(f"no datasets under {root}; import one with `orchestrate datasets import KIND SRC {root}/NAME`")
     console.print(render(["name", "path", "images", "classes"], rows, "markdown"), highlight=False)
@@ -239,8 +240,8 @@ def datasets_list(root: Annotated[Path, typer.Argument(help="Folder holding data
 @user_errors
 def datasets_show(path: Annotated[Path, typer.Argument(help="A dataset folder.")]):
     """Image count, sizes and class pixel frequencies of one dataset (reads every file)."""
-    from .datasets import summarize
-    from .tables import render
+    from orchestrator.datasets import summarize
+    from orchestrator.reports.render import render
 
     with console.status(f"reading {path}..."):
         info = summarize(path)

@@ -14,7 +14,8 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-PARAMETER_TYPES = ("float", "int", "str", "bool")
+# The types a space may declare, and the Python type of each (results columns and casts derive from it).
+PARAMETER_TYPES = {"float": float, "int": int, "str": str, "bool": bool}
 
 
 def builtin_spaces() -> list[str]:
@@ -38,5 +39,5 @@ def load_space(name: str) -> ModuleType:
             raise LookupError(f"search space {name!r} ({module.__file__}) does not define {attribute}")
     bad = {k: v for k, v in module.PARAMETERS.items() if v not in PARAMETER_TYPES}
     if bad:
-        raise LookupError(f"search space {name!r} declares unknown parameter types {bad}; use {PARAMETER_TYPES}")
+        raise LookupError(f"search space {name!r} declares unknown parameter types {bad}; use {tuple(PARAMETER_TYPES)}")
     return module

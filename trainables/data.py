@@ -13,9 +13,9 @@ The split (lists of source stems) comes from the driver; images are resized,
 then tiled, after splitting, so the tiles of one image never cross splits.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -24,6 +24,7 @@ import yaml
 from torch.utils.data import Dataset
 
 from .augment import build_policy
+from .config import DataSource, DataSplit
 
 MANIFEST = "dataset.yaml"
 DILATIONS = (3, 5, 8)  # stochastic width: each mask dilated by these, incrementally
@@ -50,44 +51,63 @@ def synthetic_image(shape: str, index: int, size: int, seed: int) -> tuple[np.nd
     return (image * 255).astype(np.uint8), mask
 
 
-def synthetic_cells(num_images: int, image_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [synthetic_image("cells", i, image_size, seed) for i in range(num_images)]
-    return np.stack([p[0] for p in pairs])[:, None].astype(np.float32) / 255, np.stack([p[1] for p in pairs]).astype(np.int64)
+@dataclass(frozen=True)
+class DatasetClass:
+    name: str
+    value: int  # the pixel value of this class in the masks
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    with open(Path(path) / MANIFEST) as f:
-        return yaml.safe_load(f)
+@dataclass(frozen=True)
+class Manifest:
+    """A dataset folder's ``dataset.yaml``."""
+
+    name: str
+    channels: int
+    source: str
+    classes: tuple[DatasetClass, ...]
+
+    @property
+    def class_names(self) -> list[str]:
+        return [cls.name for cls in self.classes]
+
+    def to_yaml(self) -> str:
+        classes = [{"name": cls.name, "value": cls.value} for cls in self.classes]
+        data = {"name": self.name, "channels": self.channels, "source": self.source, "classes": classes}
+        return yaml.safe_dump(data, sort_keys=False)
 
 
-def class_names_of(config: dict[str, Any]) -> list[str]:
+def read_manifest(folder: str | Path) -> Manifest:
+    """The manifest of a dataset folder (the one reader of ``dataset.yaml``)."""
+    data = yaml.safe_load((Path(folder) / MANIFEST).read_text()) or {}
+    classes = tuple(DatasetClass(str(c["name"]), int(c["value"])) for c in data.get("classes") or [])
+    return Manifest(str(data.get("name", Path(folder).name)), int(data.get("channels", 1)), str(data.get("source", "")), classes)
+
+
+def class_names_of(source: DataSource) -> list[str]:
     """Class names without loading the images (the driver uses this to build schemas)."""
-    if config["kind"] == "synthetic":
-        return ["background", "crack" if config.get("shape") == "cracks" else "cell"]
-    return [cls["name"] for cls in read_manifest(config["path"])["classes"]]
+    if source.kind == "synthetic":
+        return ["background", "crack" if source.shape == "cracks" else "cell"]
+    return read_manifest(source.path).class_names
 
 
-dataset_class_names = class_names_of
+def source_stems(source: DataSource) -> list[str]:
+    if source.kind == "synthetic":
+        return [f"{i:05d}" for i in range(source.num_images)]
+    return sorted(p.stem for p in (Path(source.path) / "images").glob("*.png"))
 
 
-def source_stems(config: dict[str, Any]) -> list[str]:
-    if config["kind"] == "synthetic":
-        return [f"{i:05d}" for i in range(config["num_images"])]
-    return sorted(p.stem for p in (Path(config["path"]) / "images").glob("*.png"))
-
-
-def load_pairs(config: dict[str, Any], stems: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(image HxW or HxWx3 uint8, class-index mask HxW uint8) for each stem."""
-    if config["kind"] == "synthetic":
-        return [synthetic_image(config.get("shape", "cells"), int(s), config["image_size"], config["seed"]) for s in stems]
+def load_pairs(source: DataSource, stems: Sequence[str], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image HxW or HxWx3 uint8, class-index mask HxW uint8) for each stem; ``seed`` generates synthetic data."""
+    if source.kind == "synthetic":
+        return [synthetic_image(source.shape, int(s), source.image_size, seed) for s in stems]
     from PIL import Image
 
-    root = Path(config["path"])
+    root = Path(source.path)
     manifest = read_manifest(root)
     lookup = np.zeros(256, np.uint8)
-    for index, cls in enumerate(manifest["classes"]):
-        lookup[int(cls["value"])] = index
-    mode = "L" if int(manifest.get("channels", 1)) == 1 else "RGB"
+    for index, cls in enumerate(manifest.classes):
+        lookup[cls.value] = index
+    mode = "L" if manifest.channels == 1 else "RGB"
     pairs = []
     for stem in stems:
         with Image.open(root / "images" / f"{stem}.png") as image, Image.open(root / "masks" / f"{stem}.png") as mask:
@@ -95,7 +115,7 @@ def load_pairs(config: dict[str, Any], stems: list[str]) -> list[tuple[np.ndarra
     return pairs
 
 
-def resize_and_tile(pairs, resize: list[int] | None, tile: int | None):
+def resize_and_tile(pairs, resize: Sequence[int] | None, tile: int | None):
     out = []
     for image, mask in pairs:
         if resize:
@@ -131,6 +151,12 @@ def stochastic_width(pairs):
     return out
 
 
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 HxW or HxWxC -> float CxHxW in [0, 1] (the one conversion training and evaluation share)."""
+    tensor = torch.from_numpy(image.astype(np.float32)).div_(255)  # astype copies: a writable array
+    return tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+
+
 class SegmentationDataset(Dataset):
     """uint8 image/mask pairs -> (float CxHxW in [0, 1], int64 HxW), augmented together."""
 
@@ -146,9 +172,7 @@ class SegmentationDataset(Dataset):
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
-        tensor = torch.from_numpy(image.astype(np.float32)).div_(255)  # astype copies: a writable array
-        tensor = tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
-        return tensor, torch.from_numpy(mask.astype(np.int64))
+        return image_to_tensor(image), torch.from_numpy(mask.astype(np.int64))
 
 
 @dataclass
@@ -159,19 +183,22 @@ class LoadedDataset:
     in_channels: int
 
 
-def load_tiles(config: dict[str, Any], stems: list[str]):
+def load_tiles(source: DataSource, stems: Sequence[str], seed: int):
     """The model-ready (image, mask) pairs of these source images: resized, tiled, channels converted."""
-    pairs = resize_and_tile(load_pairs(config, stems), config.get("resize"), config.get("tile"))
-    return [(convert_channels(image, config.get("channels")), mask) for image, mask in pairs]
+    pairs = resize_and_tile(load_pairs(source, stems, seed), source.resize, source.tile)
+    return [(convert_channels(image, source.channels), mask) for image, mask in pairs]
 
 
-def load_dataset(config: dict[str, Any], augmentation: str = "none", widen: bool = False) -> LoadedDataset:
-    train, val = load_tiles(config, config["split"]["train"]), load_tiles(config, config["split"]["val"])
+def load_dataset(
+    source: DataSource, split: DataSplit, seed: int, augmentation: str = "none", widen: bool = False
+) -> LoadedDataset:
+    """The training and validation parts of a split; ``widen``: stochastic width on the training masks."""
+    train, val = load_tiles(source, split.train, seed), load_tiles(source, split.val, seed)
     if widen:
         train = stochastic_width(train)
     channels = 1 if train[0][0].ndim == 2 else 3
     return LoadedDataset(
-        class_names_of(config),
+        class_names_of(source),
         SegmentationDataset(train, augmentation, channels),
         SegmentationDataset(val, "none", channels),
         channels,

@@ -107,6 +107,11 @@ def image_level_errors(pred_masks, true_masks, crack: int = 1) -> dict[str, int]
 SWEEP_THRESHOLDS = (0.5, *[round(0.90 + 0.01 * i, 2) for i in range(9)])
 
 
+def threshold_column(threshold: float) -> str:
+    """The column of the validation foreground IoU at ``threshold`` (0.95 -> val_fg_iou_t095)."""
+    return f"val_fg_iou_t{round(threshold * 100):03d}"
+
+
 def threshold_sweep(probabilities: torch.Tensor, target: torch.Tensor, thresholds=SWEEP_THRESHOLDS) -> dict[float, float]:
     """Binary task: foreground IoU at each probability threshold (0.50 and 0.90 ... 0.98)."""
     return {t: float(iou_per_class(confusion_matrix((probabilities >= t).long(), target, 2))[1]) for t in thresholds}

@@ -12,44 +12,30 @@ import ray.tune
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from .seeding import derive_seed
-from .train_loop import train_loop_per_worker
+from .config import TrialConfig
+from .train_loop import SampledTrial, train_loop_per_worker
 
 
-def trial_seed(arm: dict[str, Any], config: dict[str, Any]) -> int:
-    """The trial's training seed: from the study seed, the arm and the sampled configuration
-    (Tune's trial ids are random, so they cannot be part of it)."""
-    return derive_seed(arm["seed"], arm["arm"], sorted(config.items()))
-
-
-def run_trial(config: dict[str, Any], arm: dict[str, Any]) -> None:
+def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
+    """Tune calls this with the sampled hyperparameters; ``trial`` is bound by ``tune.with_parameters``."""
     trial_id = ray.tune.get_context().get_trial_id()
-    resources = arm["resources"]
-    use_gpu = resources["gpus_per_worker"] > 0
-    per_worker = {"CPU": resources["cpus_per_worker"]}
-    if use_gpu:
-        per_worker["GPU"] = resources["gpus_per_worker"]
+    resources = trial.resources
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={
-            "hyper": dict(config),
-            "arm": arm,
-            "seed": trial_seed(arm, config),
-        },
+        train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},
         scaling_config=ray.train.ScalingConfig(
-            num_workers=resources["workers"], use_gpu=use_gpu, resources_per_worker=per_worker
+            num_workers=resources.workers, use_gpu=resources.use_gpu, resources_per_worker=resources.per_worker
         ),
         run_config=ray.train.RunConfig(
-            # A deterministic name: a restarted trial finds its own checkpoints.
-            name=f"{arm['arm']}__{trial_id}",
-            storage_path=arm["train_storage"],
+            name=trial.train_run_name(trial_id),
+            storage_path=trial.train_storage,
             callbacks=[TuneReportCallback()],
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=1,  # the best by the metric; Ray always keeps the latest too
-                checkpoint_score_attribute=arm["metric"],
-                checkpoint_score_order=arm["mode"],
+                checkpoint_score_attribute=trial.metric,
+                checkpoint_score_order=trial.direction.value,
             ),
-            failure_config=ray.train.FailureConfig(max_failures=arm["max_failures"]),
+            failure_config=ray.train.FailureConfig(max_failures=resources.max_failures),
         ),
     )
     trainer.fit()

@@ -7,9 +7,9 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from trainables.data import MANIFEST
+from trainables.data import MANIFEST, Manifest, read_manifest
 
-from ..errors import UserError
+from orchestrator.errors import UserError
 
 
 class DatasetError(UserError):
@@ -25,7 +25,7 @@ def offenders(problem: str, files: list, fix: str) -> DatasetError:
 @dataclass
 class DatasetInfo:
     path: Path
-    manifest: dict
+    manifest: Manifest
     stems: list[str] = field(default_factory=list)
     sizes: set = field(default_factory=set)
 
@@ -43,8 +43,11 @@ def check_dataset(path: str | Path) -> DatasetInfo:
         raise DatasetError(f"dataset folder {root} does not exist; import one with `orchestrate datasets import`")
     if not (root / MANIFEST).is_file():
         raise DatasetError(f"{root / MANIFEST} is missing; a dataset folder needs a manifest (see README, Datasets)")
-    manifest = yaml.safe_load((root / MANIFEST).read_text())
-    values = {int(c["value"]) for c in manifest.get("classes", [])}
+    try:
+        manifest = read_manifest(root)
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise DatasetError(f"{root / MANIFEST} cannot be read ({error}); fix it (see README, Datasets)") from None
+    values = {cls.value for cls in manifest.classes}
     if len(values) < 2:
         raise DatasetError(f"{root / MANIFEST} lists {len(values)} class(es); it needs at least 2 with distinct values")
     images = sorted((root / "images").glob("*.png"))

@@ -11,8 +11,8 @@ import numpy as np
 
 from trainables.data import MANIFEST
 
-from .check import DatasetError, offenders, read_image
-from .store import write_dataset
+from orchestrator.datasets.check import DatasetError, offenders, read_image
+from orchestrator.datasets.writer import write_dataset
 
 Item = tuple[str, np.ndarray, np.ndarray]
 

@@ -5,7 +5,7 @@ import pytest
 from optuna.samplers import TPESampler
 
 import search_spaces
-from orchestrator.tuning import StudyOptunaSearch, _sample
+from orchestrator.run.tuning import StudyOptunaSearch, _sample
 
 
 @pytest.mark.parametrize("name", search_spaces.builtin_spaces())

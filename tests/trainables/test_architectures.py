@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from orchestrator.errors import UserError
-from orchestrator.spec import parse_spec
-from orchestrator.validate import validate_study
+from orchestrator.study.spec import parse_spec
+from orchestrator.study.checks import validate_study
 from tests.conftest import tiny_spec
 from trainables.losses import segmentation_loss
 from trainables.models import ARCHITECTURES, FeatureRandomEnhancement, bottleneck_channels, build_model, count_parameters
@@ -106,10 +106,10 @@ def test_invalid_architecture_parameters_fail_validation(overrides, message):
 @pytest.mark.parametrize(
     "variant, space, message",
     [
-        ("frem", "tests.spaces.frem_b_too_wide", r"frem_b in \[1, 17\], outside the allowed \[1, 16\]"),
-        ("frem", "tests.spaces.frem_x_nonpositive", r"frem_x in \[0.0, 10.0\], outside the allowed \(0.0, inf\]"),
-        ("deep_supervision", "tests.spaces.lambda_above_one", r"ds_lambda in \[0.0, 1.5\], outside the allowed \[0.0, 1.0\]"),
-        ("baseline", "tests.spaces.undeclared", "suggests batch_size without declaring it"),
+        ("frem", "tests.search_spaces.examples.frem_b_too_wide", r"frem_b in \[1, 17\], outside the allowed \[1, 16\]"),
+        ("frem", "tests.search_spaces.examples.frem_x_nonpositive", r"frem_x in \[0.0, 10.0\], outside the allowed \(0.0, inf\]"),
+        ("deep_supervision", "tests.search_spaces.examples.lambda_above_one", r"ds_lambda in \[0.0, 1.5\], outside the allowed \[0.0, 1.0\]"),
+        ("baseline", "tests.search_spaces.examples.undeclared", "suggests batch_size without declaring it"),
     ],
 )
 def test_search_ranges_the_model_cannot_take_fail_validation(variant, space, message):

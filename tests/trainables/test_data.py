@@ -3,7 +3,9 @@ import pytest
 import yaml
 from PIL import Image
 
+from orchestrator.study.spec import DatasetSpec
 from trainables.augment import POLICIES, build_policy
+from trainables.config import DataSplit
 from trainables.data import SegmentationDataset, load_dataset, resize_and_tile, stochastic_width, synthetic_image
 from trainables.splits import SplitError, make_split
 
@@ -101,13 +103,13 @@ def test_folder_dataset_loads_its_split_and_maps_mask_values(tmp_path):
         mask = np.zeros((16, 16), np.uint8)
         mask[:, 8:] = 255
         Image.fromarray(mask).save(tmp_path / "masks" / f"{i}.png")
-    split = {"train": ["0", "1", "2"], "val": ["3"], "test": []}
-    data = load_dataset({"kind": "folder", "path": str(tmp_path), "split": split, "tile": 8, "channels": 3})
+    split = DataSplit(train=("0", "1", "2"), val=("3",), test=())
+    data = load_dataset(DatasetSpec(name="toy", path=str(tmp_path), tile=8, channels=3).source(), split, seed=0)
     assert data.class_names == ["membrane", "cell"] and data.in_channels == 3
     assert len(data.train) == 12 and len(data.val) == 4
     image, mask = data.val[0]
     assert image.shape == (3, 8, 8) and abs(float(image.max()) - 120 / 255) < 1e-6
     assert isinstance(data.train, SegmentationDataset)
-    whole = load_dataset({"kind": "folder", "path": str(tmp_path), "split": split})
+    whole = load_dataset(DatasetSpec(name="toy", path=str(tmp_path)).source(), split, seed=0)
     _, mask = whole.train[0]
     assert mask[:, 8:].eq(1).all() and mask[:, :8].eq(0).all()

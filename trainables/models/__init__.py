@@ -1,10 +1,8 @@
 """Model registry: a study names an architecture and a variant and gets a model.
 
-Variants are applied here, once, for every architecture: ``frem`` puts a
-Feature Random Enhancement Module on the bottleneck (``frem_fixed``: the same
-channels every epoch), ``dropout`` a dropout
-layer there, ``deep_supervision`` adds the auxiliary head (its loss weight λ
-lives in ``trainables.losses``), ``no_deep_layers`` drops the deepest level.
+Architectures are registered in ``ARCHITECTURES`` below; every architecture
+takes a ``bottleneck_transform`` and an ``aux_head``, which is how each variant
+of ``trainables.variants`` changes it.
 """
 
 from dataclasses import dataclass
@@ -13,19 +11,22 @@ from typing import Any, Callable
 
 from torch import nn
 
+from ..variants import get_variant, variants
 from .frem import FeatureRandomEnhancement
 from .smp_unet import SmpUNet, smp_bottleneck_channels
 from .unet import UNet
 
 __all__ = [
     "ARCHITECTURES",
-    "VARIANTS",
+    "Architecture",
     "FeatureRandomEnhancement",
     "SmpUNet",
     "UNet",
+    "architecture_params",
     "bottleneck_channels",
     "build_model",
     "count_parameters",
+    "variants",
 ]
 
 
@@ -56,17 +57,6 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
 }
 
-# variant name -> the hyperparameters it needs from the trial's sampled config
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "baseline": (),
-    "frem": ("frem_b", "frem_x"),
-    "frem_fixed": ("frem_b", "frem_x"),  # FREM enhancing the same channels in every epoch
-    "deep_supervision": ("ds_lambda",),
-    "dropout": ("dropout_p",),
-    "no_deep_layers": (),
-}
-
-
 def architecture_params(architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline") -> dict[str, Any]:
     """The architecture's defaults overridden by ``params`` (and by the variant); raises on unknown keys."""
     if architecture not in ARCHITECTURES:
@@ -79,11 +69,7 @@ def architecture_params(architecture: str, params: dict[str, Any] | None = None,
             f"it takes: {', '.join(sorted(spec.defaults))}"
         )
     merged = {**spec.defaults, **(params or {})}
-    if variant == "no_deep_layers":
-        if merged[spec.depth_key] <= 1:
-            raise KeyError(f"variant no_deep_layers needs {spec.depth_key} >= 2 for {architecture!r}")
-        merged[spec.depth_key] -= 1
-    return merged
+    return get_variant(variant).architecture_params(merged, spec.depth_key, architecture)
 
 
 def bottleneck_channels(architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline") -> int:
@@ -101,26 +87,18 @@ def build_model(
     hyper: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> nn.Module:
-    if variant not in VARIANTS:
-        raise KeyError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    chosen = get_variant(variant)
     hyper = hyper or {}
-    missing = [name for name in VARIANTS[variant] if name not in hyper]
+    missing = [name for name in chosen.hyperparameters if name not in hyper]
     if missing:
         raise KeyError(f"variant {variant!r} needs hyperparameter(s) {', '.join(missing)} from its search space")
     arch_params = architecture_params(architecture, params, variant)
-    transform = None
-    if variant in ("frem", "frem_fixed"):
-        channels = ARCHITECTURES[architecture].bottleneck_channels(**arch_params)
-        transform = FeatureRandomEnhancement(
-            channels, hyper["frem_b"], hyper["frem_x"], seed=seed, fixed=variant == "frem_fixed"
-        )
-    elif variant == "dropout":
-        transform = nn.Dropout2d(float(hyper["dropout_p"]))
+    channels = ARCHITECTURES[architecture].bottleneck_channels(**arch_params)
     return ARCHITECTURES[architecture].build(
         in_channels=in_channels,
         num_classes=num_classes,
-        bottleneck_transform=transform,
-        aux_head=variant == "deep_supervision",
+        bottleneck_transform=chosen.bottleneck_transform(channels, hyper, seed),
+        aux_head=chosen.aux_head,
         **arch_params,
     )
 

@@ -10,12 +10,6 @@ from torch import nn
 from .blocks import BottleneckVariants
 
 
-def smp_encoders() -> list[str]:
-    import segmentation_models_pytorch as smp
-
-    return sorted(smp.encoders.encoders)
-
-
 def smp_bottleneck_channels(encoder: str = "resnet34", encoder_depth: int = 5, **_) -> int:
     import segmentation_models_pytorch as smp
 

@@ -1,0 +1,58 @@
+"""The final evaluation of an arm: its best trial's best checkpoint on held-out data.
+
+Runs in the driver once every trial of the arm is recorded, before the arm is
+marked done, so an interrupted evaluation is simply redone on resume.
+"""
+
+import datetime as dt
+import math
+from typing import Any
+
+import pandas as pd
+import torch
+
+import search_spaces
+from orchestrator.results.store import read_table
+from orchestrator.run.recorder import arm_key
+from orchestrator.study.folder import StudyDir
+from orchestrator.study.spec import Arm
+from orchestrator.study.trial_config import trial_config
+from trainables.checkpoint_evaluation import best_checkpoint, evaluate_checkpoint
+
+
+def best_trial(study: StudyDir, arm: Arm) -> pd.Series | None:
+    """The arm's best finished trial by the study's metric (ties: the lowest trial id), or None."""
+    trials = read_table(study.root, "trials", arm.id)
+    if trials.empty:
+        return None
+    scored = trials[(trials["status"] != "failed") & trials["best_metric"].notna()]
+    if scored.empty:
+        return None
+    order = scored.sort_values(["best_metric", "trial_id"], ascending=[study.spec.mode.ascending, True])
+    return order.iloc[0]
+
+
+def sampled_hyperparameters(row: pd.Series, space_name: str) -> dict[str, Any]:
+    """The trial's configuration from its ``hp_*`` columns, with the space's declared types."""
+    hyper = {}
+    for name, kind in search_spaces.load_space(space_name).PARAMETERS.items():
+        value = row.get(f"hp_{name}")
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            hyper[name] = search_spaces.PARAMETER_TYPES[kind](value)
+    return hyper
+
+
+def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
+    """Evaluate and record; returns the summary row, or None when no trial has a checkpoint to evaluate."""
+    row = best_trial(study, arm)
+    if row is None:
+        return None
+    config = trial_config(study, arm)
+    run_dir = study.train_dir / config.train_run_name(row["trial_id"])
+    checkpoint = best_checkpoint(run_dir, config.metric, config.direction)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    summary, images = evaluate_checkpoint(checkpoint, config, sampled_hyperparameters(row, arm.variant.space), device)
+    keys = {**arm_key(config), "trial_id": row["trial_id"]}
+    summary.update(keys, evaluated_at=dt.datetime.now(dt.timezone.utc))
+    study.results.write_evaluation(arm.id, row["trial_id"], summary, [{**keys, **image} for image in images])
+    return summary

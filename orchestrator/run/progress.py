@@ -1,0 +1,106 @@
+"""Live progress of a study in the terminal (rich), fed by a Tune callback.
+
+The callback is pickled with the Tune experiment, so it holds no terminal
+state: it forwards events to the display that the running process installed.
+"""
+
+import math
+from typing import Any
+
+from ray import tune
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from trainables.direction import Direction
+
+_display: "StudyDisplay | None" = None
+
+
+class StudyDisplay:
+    def __init__(self, console: Console, metric: str, direction: Direction, epochs: int):
+        self.console, self.metric, self.direction, self.epochs = console, metric, direction, epochs
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("trials"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.best: dict[str, float] = {}
+        self.epoch_of: dict[str, dict[str, int]] = {}
+
+    def __enter__(self) -> "StudyDisplay":
+        global _display
+        self.progress.start()
+        _display = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _display
+        _display = None
+        self.progress.stop()
+
+    def add_arm(self, arm: str, budget: int, finished: int, best: float | None) -> None:
+        self.tasks[arm] = self.progress.add_task(arm, total=budget, completed=finished)
+        self.epoch_of[arm] = {}
+        if best is not None and not math.isnan(best):
+            self.best[arm] = best
+        self._refresh(arm)
+
+    def _refresh(self, arm: str) -> None:
+        running = self.epoch_of[arm]
+        parts = [f"[bold]{arm}[/]"]
+        if running:
+            parts.append(f"running {len(running)} · epoch {max(running.values())}/{self.epochs}")
+        if arm in self.best:
+            parts.append(f"best {self.metric} {self.best[arm]:.4f}")
+        self.progress.update(self.tasks[arm], description="  ".join(parts))
+
+    def trial_result(self, arm: str, trial_id: str, result: dict[str, Any]) -> None:
+        if arm not in self.tasks or "epoch" not in result:
+            return
+        self.epoch_of[arm][trial_id] = result["epoch"]
+        value = result.get(self.metric)
+        if self.direction.better(value, self.best.get(arm)):
+            self.best[arm] = value
+        self._refresh(arm)
+
+    def note(self, text: str) -> None:
+        self.console.log(text)
+
+    def trial_finished(self, arm: str, trial_id: str, status: str, detail: str) -> None:
+        if arm not in self.tasks:
+            return
+        self.epoch_of[arm].pop(trial_id, None)
+        self.progress.advance(self.tasks[arm])
+        self._refresh(arm)
+        colour = {"completed": "green", "pruned": "yellow"}.get(status, "red")
+        self.console.log(f"[{colour}]{status:9}[/] {arm} trial {trial_id}  {detail}")
+
+
+class ProgressCallback(tune.Callback):
+    def __init__(self, arm: str, metric: str, epochs: int):
+        self.arm, self.metric, self.epochs = arm, metric, epochs
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if _display:
+            _display.trial_result(self.arm, trial.trial_id, result)
+
+    def _finished(self, trial, status: str):
+        if not _display:
+            return
+        result = trial.last_result or {}
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.config.items())
+        value = result.get(self.metric)
+        detail = f"{self.metric}={value:.4f}  ({params})" if isinstance(value, float) else f"({params})"
+        _display.trial_finished(self.arm, trial.trial_id, status, detail)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        finished_all = (trial.last_result or {}).get("epoch", 0) >= self.epochs
+        self._finished(trial, "completed" if finished_all else "pruned")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._finished(trial, "failed")

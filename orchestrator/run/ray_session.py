@@ -1,0 +1,90 @@
+"""Starting a local Ray, or connecting to a cluster, with Ray's logs sent to files."""
+
+import logging
+import os
+import socket
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from orchestrator.errors import UserError
+
+# Environment for every Ray process of the study. The Train health-check interval
+# (default 2 s) is about half the fixed cost of a small trial.
+RAY_ENV = {
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
+    "RAY_TRAIN_V2_ENABLED": "1",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning",
+}
+# Driver only: save the Tune experiment state (searcher included) at most every 2 s.
+DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a ``host:port`` with nothing listening (ray.init would retry for minutes)."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379), 'auto' or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError:
+        raise UserError(
+            f"no Ray cluster answers at {address}; start one (`ray up cluster.yaml`) "
+            "or leave out --address to run on this machine"
+        ) from None
+
+
+def _send_logs_to(log_dir: Path) -> None:
+    handler = logging.FileHandler(log_dir / "driver.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("ray", "ray.tune", "ray.train", "ray.data", "optuna", "py.warnings"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+
+
+@contextmanager
+def ray_session(address: str | None, log_dir: Path):
+    import ray
+
+    if address:
+        _check_reachable(address)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(DRIVER_ENV)
+    os.environ.update(RAY_ENV)
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    _send_logs_to(log_dir)
+    try:
+        context = ray.init(
+            address=address,
+            runtime_env={"env_vars": RAY_ENV},
+            log_to_driver=False,
+            # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner needs:
+            # without it, a trial stopped by Tune (ASHA) leaks its workers' CPUs.
+            include_dashboard=True,
+            dashboard_host="127.0.0.1",
+            logging_level=logging.WARNING,
+            configure_logging=False,
+        )
+    except ConnectionError as error:
+        raise UserError(f"could not connect to a Ray cluster at {address}: {error}; check --address") from None
+    session_dir = Path(getattr(context, "address_info", {}).get("session_dir", "") or "")
+    link = log_dir / "ray-session"
+    if session_dir.is_dir():
+        if link.is_dir() and not link.is_symlink():
+            # A study copied from elsewhere: the link became a folder of that run's logs; keep them.
+            link.rename(log_dir / f"ray-session-copied-{int(time.time())}")
+        link.unlink(missing_ok=True)
+        link.symlink_to(session_dir / "logs")
+    try:
+        yield
+    finally:
+        ray.shutdown()

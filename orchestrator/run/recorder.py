@@ -1,0 +1,98 @@
+"""Tune callback that writes trial and epoch rows to the study's Parquet tables as they happen.
+
+It runs in the driver. It holds only plain data (it is pickled with the Tune
+experiment and comes back on ``Tuner.restore``).
+"""
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from orchestrator import __version__
+from orchestrator.results.schema import SCHEMA_VERSION
+from orchestrator.results.store import ResultsStore
+from trainables.config import TrialConfig
+
+FINISHED = ("TERMINATED", "ERROR")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _read_error(trial) -> str:
+    path = getattr(trial, "error_file", None)
+    if path and Path(path).is_file():
+        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        # The last line of Ray's traceback names the original exception, e.g. NonFiniteLossError: ...
+        return lines[-1][:500] if lines else "unknown error"
+    return "unknown error"
+
+
+def arm_key(config: TrialConfig) -> dict[str, Any]:
+    """The columns that say which arm a row belongs to (``results.schema.ARM_KEY_NAMES``)."""
+    return {
+        "study": config.study,
+        "arm": config.arm_id,
+        "dataset": config.data.name,
+        "architecture": config.architecture_key,
+        "variant": config.variant,
+        "fold": config.fold,
+    }
+
+
+class ResultsRecorder(tune.Callback):
+    def __init__(self, store: ResultsStore, config: TrialConfig):
+        self.store = store
+        self.config = config
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if "epoch" not in result:
+            return
+        # A restarted trial replays the epochs it finished before the restart ("history").
+        for metrics in [*result.get("history", []), result]:
+            row = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
+            row.update(study=self.config.study, arm=self.config.arm_id, trial_id=trial.trial_id, recorded_at=_now())
+            self.store.write_epoch(self.config.arm_id, trial.trial_id, row)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.record_trial(trial)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.record_trial(trial, failed=True)
+
+    def record_trial(self, trial, failed: bool | None = None) -> dict[str, Any]:
+        """Write the trial's row; also used to back-fill trials finished before a crash."""
+        failed = trial.status == "ERROR" if failed is None else failed
+        config = self.config
+        epochs = self.store.epochs_of(config.arm_id, trial.trial_id)
+        best = config.direction.best_of(epochs, key=lambda epoch: epoch.get(config.metric))
+        completed = len(epochs)
+        status = "failed" if failed else ("completed" if completed >= config.training.epochs else "pruned")
+        row = {
+            **arm_key(config),
+            "search_space": config.search_space,
+            "seed": config.seed,
+            "metric": config.metric,
+            "trial_id": trial.trial_id,
+            "trial_seed": config.trial_seed(trial.config),
+            "status": status,
+            "error": _read_error(trial) if failed else None,
+            "epochs_completed": completed,
+            "best_epoch": best["epoch"] if best else None,
+            "best_metric": best[config.metric] if best else None,
+            "best_val_miou": best["val_miou"] if best else None,
+            "last_val_miou": epochs[-1]["val_miou"] if epochs else None,
+            "wall_seconds": (trial.last_result or {}).get("time_total_s"),
+            "workers": config.resources.workers,
+            "cpus_per_worker": config.resources.cpus_per_worker,
+            "gpus_per_worker": config.resources.gpus_per_worker,
+            "package_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "finished_at": _now(),
+            **{f"hp_{name}": value for name, value in trial.config.items()},
+        }
+        self.store.write_trial(config.arm_id, trial.trial_id, row)
+        return row

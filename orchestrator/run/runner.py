@@ -1,0 +1,100 @@
+"""Runs a study: its arms one after another, each a Tune experiment, resumable at any point.
+
+Exactly-once bookkeeping: an arm is done when every one of its budgeted trials
+has a row in the results. After a crash the arm's experiment is restored;
+trials the restored experiment does not know (started after its last saved
+state) are moved to ``results/orphaned``, and finished trials whose row was
+not yet written are back-filled, so every budgeted trial has exactly one row.
+"""
+
+from dataclasses import dataclass
+
+from ray import tune
+from rich.console import Console
+
+from orchestrator.results.store import read_table
+from orchestrator.run.final_evaluation import evaluate_arm
+from orchestrator.run.progress import ProgressCallback, StudyDisplay
+from orchestrator.run.ray_session import ray_session
+from orchestrator.run.recorder import FINISHED, ResultsRecorder
+from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
+from orchestrator.study.folder import StudyDir
+from orchestrator.study.spec import Arm
+from orchestrator.study.trial_config import trial_config
+
+
+@dataclass
+class ArmOutcome:
+    finished: int
+    budget: int
+    orphaned: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return self.finished >= self.budget
+
+
+def run_arm(study: StudyDir, arm: Arm) -> ArmOutcome:
+    spec = study.spec
+    config = trial_config(study, arm)
+    recorder = ResultsRecorder(study.results, config)
+    if can_restore(study, arm):
+        tuner = restore_tuner(study, arm, config)
+    else:
+        study.discard_arm_experiment(arm.id)
+        progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
+        tuner = new_tuner(study, arm, config, [recorder, progress])
+    tuner.fit()
+    return reconcile_arm(study, arm, recorder)
+
+
+def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder) -> ArmOutcome:
+    trials = tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials
+    known = {trial.trial_id for trial in trials}
+    recorded = study.results.recorded_trials(arm.id)
+    for trial in trials:
+        if trial.status in FINISHED and trial.trial_id not in recorded:
+            recorder.record_trial(trial)
+    orphaned = study.results.quarantine(arm.id, keep=known)
+    finished = sum(trial.status in FINISHED for trial in trials)
+    return ArmOutcome(finished, study.spec.budget.trials_per_arm, orphaned)
+
+
+def _show_recorded(study: StudyDir, display: StudyDisplay) -> None:
+    """One progress line per arm, starting from what is already recorded."""
+    spec = study.spec
+    trials = read_table(study.root, "trials")
+    for arm in spec.arms():
+        mine = trials[trials["arm"] == arm.id] if len(trials) else trials
+        best = spec.mode.best(mine["best_metric"]) if len(mine) else None
+        display.add_arm(arm.id, spec.budget.trials_per_arm, len(mine), best)
+
+
+def _finish_arm(study: StudyDir, arm: Arm, display: StudyDisplay) -> None:
+    """Evaluate the arm's best trial on held-out data (unless done before a crash), then mark the arm done."""
+    if not study.results.evaluated(arm.id):
+        display.note(f"{arm.id}: evaluating the best trial on held-out data")
+        summary = evaluate_arm(study, arm)
+        if summary:
+            display.note(f"{arm.id}: {summary['eval_split']} mIoU {summary['test_miou']:.4f}")
+    study.mark_done(arm.id)
+
+
+def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
+    """Run (or continue) every unfinished arm of a validated study. Returns False if interrupted before the end."""
+    spec = study.spec
+    with ray_session(address, study.logs_dir):
+        with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
+            _show_recorded(study, display)
+            for arm in spec.arms():
+                if study.is_done(arm.id):
+                    continue
+                outcome = run_arm(study, arm)
+                if outcome.orphaned:
+                    console.log(
+                        f"{arm.id}: moved rows of {len(outcome.orphaned)} trial(s) lost in a crash to results/orphaned"
+                    )
+                if not outcome.complete:
+                    return False
+                _finish_arm(study, arm, display)
+    return True

@@ -1,0 +1,105 @@
+"""One arm = one Ray Tune experiment searched by Optuna TPE.
+
+The trainable knows nothing of the searcher: it receives the sampled
+hyperparameters as its config and the arm's fixed settings via
+``tune.with_parameters``.
+"""
+
+import functools
+from typing import Any
+
+from optuna.samplers import TPESampler
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+import search_spaces
+from orchestrator.study.checks import space_context
+from orchestrator.study.folder import StudyDir
+from orchestrator.study.spec import Arm, StudySpec
+from trainables.config import TrialConfig
+from trainables.seeding import derive_seed
+from trainables.trial import run_trial
+
+
+class StudyOptunaSearch(OptunaSearch):
+    """OptunaSearch that tells Optuna the truth about unfinished trials.
+
+    Ray tells Optuna COMPLETE with the last value for trials stopped early by
+    ASHA and for trials that errored after reporting; TPE would then learn
+    from truncated values. Here they are PRUNED and FAIL.
+    """
+
+    def __init__(self, *args, epochs: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._epochs = epochs
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        if error or (result and result.get("epoch", self._epochs) < self._epochs):
+            result = None  # -> FAIL if error, else PRUNED (Optuna keeps its intermediate values)
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _sample(space_name: str, context: dict[str, Any], trial) -> None:
+    search_spaces.load_space(space_name).sample(trial, context)
+
+
+def trainable_for(config: TrialConfig):
+    trainable = tune.with_parameters(run_trial, trial=config)
+    # The trial itself only drives a TorchTrainer; its workers hold the CPUs and GPUs.
+    return tune.with_resources(trainable, {"CPU": 0, "memory": 64 * 1024**2})
+
+
+def _scheduler(spec: StudySpec) -> TrialScheduler:
+    if spec.scheduler != "asha":
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric=spec.metric,
+        mode=spec.mode.value,
+        max_t=spec.budget.epochs,
+        grace_period=min(spec.asha.grace_period, spec.budget.epochs),
+        reduction_factor=spec.asha.reduction_factor,
+    )
+
+
+def new_tuner(study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tune.Callback]) -> tune.Tuner:
+    spec = study.spec
+    searcher = StudyOptunaSearch(
+        space=functools.partial(_sample, arm.variant.space, space_context(arm)),
+        metric=spec.metric,
+        mode=spec.mode.value,
+        sampler=TPESampler(seed=derive_seed(spec.seed, "sampler", arm.id)),
+        epochs=spec.budget.epochs,
+    )
+    return tune.Tuner(
+        trainable_for(config),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=_scheduler(spec),
+            num_samples=spec.budget.trials_per_arm,
+            max_concurrent_trials=spec.budget.max_concurrent_trials,
+        ),
+        run_config=tune.RunConfig(
+            name=arm.id,
+            storage_path=str(study.arms_dir),
+            callbacks=callbacks,
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),  # a failed trial (e.g. NaN loss) stays failed
+        ),
+    )
+
+
+def restore_tuner(study: StudyDir, arm: Arm, config: TrialConfig) -> tune.Tuner:
+    """Continue an arm: TPE keeps its whole history; unfinished trials resume from their checkpoints."""
+    return tune.Tuner.restore(
+        str(study.arm_dir(arm.id)),
+        trainable=trainable_for(config),
+        resume_unfinished=True,
+        resume_errored=False,
+        restart_errored=False,
+    )
+
+
+def can_restore(study: StudyDir, arm: Arm) -> bool:
+    return study.arm_dir(arm.id).is_dir() and tune.Tuner.can_restore(str(study.arm_dir(arm.id)))

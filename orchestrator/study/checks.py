@@ -1,0 +1,164 @@
+"""Checks that need the model registry, the search spaces or the file system.
+
+Run once before a study starts (or resumes), so that no trial starts on a spec that cannot work.
+"""
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import optuna
+
+import search_spaces
+from orchestrator.datasets.check import check_dataset
+from orchestrator.errors import UserError
+from orchestrator.study.spec import Arm, DatasetSpec, StudySpec
+from orchestrator.study.splits import compute_split
+from trainables.augment import POLICIES
+from trainables.data import class_names_of
+from trainables.losses import BINARY_LOSSES, LOSSES, loss_weights
+from trainables.metrics import metric_names
+from trainables.models import bottleneck_channels
+from trainables.variants import get_variant, hyperparameter_bounds, variants
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def space_context(arm: Arm) -> dict[str, Any]:
+    """Facts about the arm that a search space may use (the upper bound of FREM's B)."""
+    channels = bottleneck_channels(arm.architecture.name, arm.architecture.params, arm.variant.name)
+    return {"bottleneck_channels": channels}
+
+
+def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
+    """Raise ``UserError`` on the first problem; return each arm's search-space module."""
+    _check_models(spec)
+    for dataset in spec.datasets:
+        _check_dataset(spec, dataset)
+    _check_metric(spec)
+    _check_loss(spec)
+    return {arm.id: _check_space(arm) for arm in spec.arms()}
+
+
+def _check_models(spec: StudySpec) -> None:
+    for variant in spec.variants:
+        if variant.name not in variants():
+            raise UserError(f"unknown variant {variant.name!r}; known: {', '.join(variants())}")
+    for architecture in spec.architectures:
+        for variant in spec.variants:
+            try:
+                bottleneck_channels(architecture.name, architecture.params, variant.name)
+            except (KeyError, ValueError) as error:
+                raise UserError(f"{error.args[0]}; fix `architectures:` in the spec") from None
+        weights = architecture.params.get("encoder_weights_path")
+        if weights and not Path(weights).is_file():
+            raise UserError(
+                f"architecture {architecture.key!r}: encoder weights file {weights} not found; fix encoder_weights_path"
+            )
+
+
+def _check_dataset(spec: StudySpec, dataset: DatasetSpec) -> None:
+    if dataset.kind == "folder":
+        try:
+            info = check_dataset(dataset.path)
+        except UserError as error:
+            raise UserError(f"dataset {dataset.name!r}: {error}") from None
+        sizes = info.sizes
+        classes = len(info.manifest.classes)
+    else:
+        sizes, classes = {(dataset.image_size, dataset.image_size)}, 2
+    if dataset.resize:
+        sizes = {tuple(dataset.resize)}
+    if dataset.tile and any(min(size) < dataset.tile for size in sizes):
+        raise UserError(
+            f"dataset {dataset.name!r}: tile {dataset.tile} is larger than images of size {min(sizes)}; "
+            "use a smaller tile"
+        )
+    if spec.training.stochastic_width and classes != 2:
+        raise UserError(f"dataset {dataset.name!r}: stochastic_width needs a binary dataset (it has {classes} classes)")
+    compute_split(spec, dataset)
+
+
+def _check_metric(spec: StudySpec) -> None:
+    allowed = {"val_loss", "train_loss"}
+    for dataset in spec.datasets:
+        allowed |= {f"val_{name}" for name in metric_names(class_names_of(dataset.source()))}
+    if spec.metric not in allowed:
+        raise UserError(f"metric {spec.metric!r} is not reported by trials; use one of: {', '.join(sorted(allowed))}")
+
+
+def _check_loss(spec: StudySpec) -> None:
+    names = list(loss_weights(spec.training.loss))
+    unknown = [name for name in names if name not in LOSSES]
+    if unknown:
+        raise UserError(
+            f"training.loss: unknown loss {unknown[0]!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights"
+        )
+    binary = [name for name in names if name in BINARY_LOSSES]
+    for dataset in spec.datasets:
+        classes = len(class_names_of(dataset.source()))
+        if binary and classes != 2:
+            raise UserError(
+                f"training.loss: {binary[0]!r} is a binary loss but dataset {dataset.name!r} has {classes} classes; "
+                "use ce, dice, jaccard or focal"
+            )
+
+
+def _check_space(arm: Arm) -> ModuleType:
+    try:
+        space = search_spaces.load_space(arm.variant.space)
+    except LookupError as error:
+        raise UserError(f"arm {arm.id}: {error}") from None
+    undeclared = {"lr", *get_variant(arm.variant.name).hyperparameters} - set(space.PARAMETERS)
+    if undeclared:
+        raise UserError(
+            f"arm {arm.id}: variant {arm.variant.name!r} needs {', '.join(sorted(undeclared))} but search space "
+            f"{arm.variant.space!r} does not declare it; pick a space that samples it"
+        )
+    # Sample once on a throwaway study to check names and ranges before any trial runs.
+    context = space_context(arm)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    try:
+        space.sample(trial, context)
+    except Exception as error:  # a space is user code: report what it raised, with where
+        raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} failed to sample: {error}") from None
+    extra = set(trial.params) - set(space.PARAMETERS)
+    if extra:
+        raise UserError(
+            f"search space {arm.variant.space!r} suggests {', '.join(sorted(extra))} without declaring it; "
+            "add it to the module's PARAMETERS"
+        )
+    for name, distribution in trial.distributions.items():
+        _check_choices(arm, name, distribution)
+        _check_bounds(arm, name, distribution, context["bottleneck_channels"])
+    return space
+
+
+# Categorical hyperparameters whose choices must be known names: name -> (what they are, the known names)
+_CHOICES = {"loss": ("losses", LOSSES), "augmentation": ("augmentation policies", POLICIES)}
+
+
+def _check_choices(arm: Arm, name: str, distribution) -> None:
+    if name not in _CHOICES:
+        return
+    what, known = _CHOICES[name]
+    # a loss choice may be a sum such as "ce+dice": each part must be known
+    parts = {part for choice in distribution.choices for part in (loss_weights(choice) if name == "loss" else [choice])}
+    unknown = parts - set(known)
+    if unknown:
+        raise UserError(
+            f"arm {arm.id}: search space {arm.variant.space!r} samples unknown {what} "
+            f"{sorted(unknown)}; use {', '.join(known)}"
+        )
+
+
+def _check_bounds(arm: Arm, name: str, distribution, bottleneck: int) -> None:
+    bound = hyperparameter_bounds().get(name)
+    if bound is None or not hasattr(distribution, "low"):
+        return
+    if not bound.allows(distribution.low, distribution.high, bottleneck):
+        raise UserError(
+            f"arm {arm.id}: search space {arm.variant.space!r} samples {name} in "
+            f"[{distribution.low}, {distribution.high}], outside the allowed {bound.describe(bottleneck)}; "
+            "narrow its range"
+        )

@@ -1,0 +1,108 @@
+"""A study's directory: the spec copy, one Tune experiment per arm, checkpoints, results, logs.
+
+    <storage>/<study name>/
+        spec.yaml         the spec as submitted (data paths made absolute); resume reads this copy
+        splits/<dataset>.json  the source images of each split (and fold); resume reuses them
+        arms/<arm>/       the arm's Ray Tune experiment (searcher state included)
+        train/            Ray Train runs: each trial's checkpoints
+        results/          Parquet tables (see orchestrator.results.store)
+        state/<arm>.done  written when every trial of the arm is recorded
+        logs/             Ray's own logs
+"""
+
+import json
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+import search_spaces
+from trainables.data import class_names_of
+from trainables.splits import select_fold
+
+from orchestrator import __version__
+from orchestrator.errors import UserError
+from orchestrator.results.schema import SCHEMA_VERSION
+from orchestrator.results.store import ResultsStore
+from orchestrator.study.spec import DatasetSpec, StudySpec, dump_spec, load_spec
+from orchestrator.study.splits import compute_split
+
+SPEC_FILE = "spec.yaml"
+
+
+class StudyDir:
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+
+    @classmethod
+    def create(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":
+        study = cls(Path(storage) / spec.name)
+        if (study.root / SPEC_FILE).exists():
+            raise UserError(
+                f"study {spec.name!r} already exists at {study.root}; continue it with "
+                f"`orchestrate resume {study.root}`, or rename the study (`name:`) or use --storage"
+            )
+        study.root.mkdir(parents=True, exist_ok=True)
+        (study.root / SPEC_FILE).write_text(dump_spec(spec))
+        info = {"name": spec.name, "seed": spec.seed, "package_version": __version__, "schema_version": SCHEMA_VERSION}
+        (study.root / "study.json").write_text(json.dumps(info, indent=2) + "\n")
+        return study
+
+    @classmethod
+    def open(cls, path: str | Path) -> "StudyDir":
+        study = cls(Path(path))
+        if not (study.root / SPEC_FILE).is_file():
+            raise UserError(f"{path} is not a study directory (no {SPEC_FILE}); give the folder `orchestrate run` created")
+        return study
+
+    @cached_property
+    def spec(self) -> StudySpec:
+        return load_spec(self.root / SPEC_FILE)
+
+    @property
+    def arms_dir(self) -> Path:
+        return self.root / "arms"
+
+    @property
+    def train_dir(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def arm_dir(self, arm_id: str) -> Path:
+        return self.arms_dir / arm_id
+
+    def _done_marker(self, arm_id: str) -> Path:
+        return self.root / "state" / f"{arm_id}.done"
+
+    def is_done(self, arm_id: str) -> bool:
+        return self._done_marker(arm_id).exists()
+
+    def mark_done(self, arm_id: str) -> None:
+        self._done_marker(arm_id).parent.mkdir(parents=True, exist_ok=True)
+        self._done_marker(arm_id).touch()
+
+    def discard_arm_experiment(self, arm_id: str) -> None:
+        """Drop an arm experiment that never saved restorable state (killed within its first seconds)."""
+        shutil.rmtree(self.arm_dir(arm_id), ignore_errors=True)
+
+    def split(self, dataset: DatasetSpec, fold: int | None = None) -> dict:
+        """The dataset's split (for ``fold``), computed once and kept as readable JSON; resume reuses it."""
+        path = self.root / "splits" / f"{dataset.name}.json"
+        if path.is_file():
+            split = json.loads(path.read_text())
+        else:
+            split = compute_split(self.spec, dataset)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(split, indent=1) + "\n")
+        return select_fold(split, fold) if fold is not None and split.get("folds") else split
+
+    @cached_property
+    def results(self) -> ResultsStore:
+        spec = self.spec
+        hyperparameters: dict[str, str] = {}
+        for variant in spec.variants:
+            hyperparameters.update(search_spaces.load_space(variant.space).PARAMETERS)
+        classes = [name for d in spec.datasets for name in class_names_of(d.source())]
+        return ResultsStore(self.root / "results", hyperparameters, classes)

@@ -1,0 +1,233 @@
+"""The study spec: a YAML file, validated before anything starts.
+
+A study is datasets x architectures x variants; every (dataset, architecture,
+variant) cell is an *arm*, searched with the same budget.
+"""
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestrator.errors import UserError
+from trainables.augment import POLICIES
+from trainables.config import DataSource, EvaluationSettings, Resources, TrainingSettings
+from trainables.direction import Direction
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitSpec(_Strict):
+    """Fractions (< 1) or counts (>= 1) of source images; with ``folds``, the non-test images are cut
+    into K folds and every fold is searched as its own arm (or only fold ``fold``, when given).
+    The test split is never seen during the search."""
+
+    val: float = Field(0.25, gt=0)
+    test: float = Field(0.0, ge=0)
+    folds: int | None = Field(None, ge=2)
+    fold: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _fold_needs_folds(self):
+        if self.fold is not None and not self.folds:
+            raise ValueError("`fold:` picks one of K folds and needs `folds: K`")
+        return self
+
+    def fold_numbers(self) -> list[int | None]:
+        if not self.folds:
+            return [None]
+        return [self.fold] if self.fold is not None else list(range(self.folds))
+
+
+class DatasetSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["synthetic", "folder"] = "folder"
+    path: str | None = None  # folder datasets; relative paths are relative to the spec file
+    shape: Literal["cells", "cracks"] = "cells"  # synthetic only
+    num_images: int = Field(32, ge=4)  # synthetic only
+    image_size: int = Field(64, ge=8)  # synthetic only
+    split: SplitSpec = SplitSpec()
+    resize: tuple[int, int] | None = None  # [height, width], before tiling
+    tile: int | None = Field(None, gt=0)  # non-overlapping square tiles of this size
+    channels: Literal[1, 3] | None = None  # convert images (e.g. grayscale to 3 channels for smp encoders)
+
+    @model_validator(mode="after")
+    def _folder_needs_path(self):
+        if self.kind == "folder" and not self.path:
+            raise ValueError(f"dataset {self.name!r} is a folder dataset and needs `path:`")
+        return self
+
+    def source(self) -> DataSource:
+        """What a trial needs to load this dataset."""
+        return DataSource(**self.model_dump(exclude={"split"}))
+
+
+class ArchitectureSpec(_Strict):
+    name: str
+    label: str | None = Field(None, pattern=NAME_PATTERN)  # to compare one architecture at two settings
+    params: dict[str, Any] = {}
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+class VariantSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    search_space: str | None = None  # default: the space named like the variant
+
+    @property
+    def space(self) -> str:
+        return self.search_space or self.name
+
+
+class BudgetSpec(_Strict):
+    trials_per_arm: int = Field(gt=0)
+    epochs: int = Field(gt=0)
+    max_concurrent_trials: int = Field(1, gt=0)
+
+
+class AshaSpec(_Strict):
+    grace_period: int = Field(1, gt=0)
+    reduction_factor: float = Field(2.0, gt=1)
+
+
+class ResourcesSpec(_Strict):
+    workers: int = Field(1, gt=0)
+    cpus_per_worker: float = Field(1.0, gt=0)
+    gpus_per_worker: float = Field(0.0, ge=0)
+    max_failures: int = Field(0, ge=0)  # Ray Train restarts of a trial after a worker failure
+
+    def settings(self) -> Resources:
+        return Resources(**self.model_dump())
+
+
+class TrainingSpec(_Strict):
+    batch_size: int = Field(8, gt=0)
+    # One loss name, or a mapping name -> weight (a weighted sum); a space may search `loss` too.
+    loss: str | dict[str, float] = "ce"
+    focal_gamma: float = Field(2.0, ge=0)
+    mixed_precision: Literal["auto", "off", "bf16"] = "auto"  # auto: bf16 autocast on GPU
+    augmentation: Literal[POLICIES] = "none"  # a space may search it
+    stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
+    loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
+
+    def settings(self, epochs: int) -> TrainingSettings:
+        return TrainingSettings(epochs=epochs, **self.model_dump())
+
+
+class EvaluationSpec(_Strict):
+    """The final evaluation of each arm's best checkpoint on held-out data."""
+
+    presence_min_pixels: int = Field(1, gt=0)  # a defect is present with at least this many pixels
+    threshold_sweep: bool = True  # binary tasks: pick the probability threshold on validation, apply it to test
+
+    def settings(self) -> EvaluationSettings:
+        return EvaluationSettings(**self.model_dump())
+
+
+class StudySpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    storage: str = "runs"
+    seed: int = 0
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    architectures: list[ArchitectureSpec] = Field(min_length=1)
+    variants: list[VariantSpec] = Field(min_length=1)
+    budget: BudgetSpec
+    scheduler: Literal["fifo", "asha"] = "fifo"
+    asha: AshaSpec = AshaSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    training: TrainingSpec = TrainingSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
+    metric: str = "val_miou"
+    mode: Direction = Direction.MAX
+
+    @field_validator("architectures", mode="before")
+    @classmethod
+    def _names_to_architectures(cls, value):
+        return [{"name": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _names_to_variants(cls, value):
+        return [{"name": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        for what, names in (
+            ("dataset", [d.name for d in self.datasets]),
+            ("architecture", [a.key for a in self.architectures]),
+            ("variant", [v.name for v in self.variants]),
+        ):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{what} {repeated[0]!r} is listed twice; give each a distinct name (or `label:`)")
+        return self
+
+    def arms(self) -> list["Arm"]:
+        return [
+            Arm(dataset, architecture, variant, fold)
+            for dataset in self.datasets
+            for fold in dataset.split.fold_numbers()
+            for architecture in self.architectures
+            for variant in self.variants
+        ]
+
+
+class Arm:
+    """One (dataset, architecture, variant) cell of the comparison, on one fold when the dataset has folds."""
+
+    def __init__(self, dataset: DatasetSpec, architecture: ArchitectureSpec, variant: VariantSpec, fold: int | None = None):
+        self.dataset, self.architecture, self.variant, self.fold = dataset, architecture, variant, fold
+
+    @property
+    def id(self) -> str:
+        base = f"{self.dataset.name}__{self.architecture.key}__{self.variant.name}"
+        return base if self.fold is None else f"{base}__fold{self.fold}"
+
+    def __repr__(self) -> str:
+        return f"Arm({self.id})"
+
+
+def _format_location(location: tuple) -> str:
+    return ".".join(str(part) for part in location) or "(top level)"
+
+
+def parse_spec(data: Any, source: str) -> StudySpec:
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a study spec must be a YAML mapping (name:, datasets:, ...); see studies/demo.yaml")
+    try:
+        return StudySpec.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+        raise UserError(f"{source}: {_format_location(first['loc'])}: {message}{more}; fix the spec and retry") from None
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a spec; folder dataset paths become absolute (relative to the spec file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"spec file {path} not found; give the path of a study YAML such as studies/demo.yaml")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise UserError(f"{path}: malformed YAML{where}: {problem}; fix the syntax and retry") from None
+    spec = parse_spec(data, str(path))
+    for dataset in spec.datasets:
+        if dataset.path and not Path(dataset.path).is_absolute():
+            dataset.path = str((path.parent / dataset.path).resolve())
+    return spec
+
+
+def dump_spec(spec: StudySpec) -> str:
+    return yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)

@@ -1,0 +1,169 @@
+"""Real studies: local Ray started by the CLI, Ray Tune + Ray Train (TorchTrainer) + Optuna TPE."""
+
+import csv
+import io
+import json
+from pathlib import Path
+from html.parser import HTMLParser
+
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from tests.conftest import orchestrate, tiny_spec
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    spec_path = root / "spec.yaml"
+    # the baseline arm also searches the loss (baseline_loss space)
+    variants = [{"name": "baseline", "search_space": "baseline_loss"}, "frem"]
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e", variants=variants)))
+    result = orchestrate("run", spec_path, "--storage", root / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / "runs" / "e2e", result
+
+
+def test_run_prints_progress_and_the_comparison(study):
+    _, result = study
+    assert "completed" in result.stdout
+    assert "| architecture | variant | cells | params | CPU-h | wall min | ms/image | trials | failed |" in result.stdout
+    assert "evaluating the best trial on held-out data" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_trials_table_has_one_row_per_budgeted_trial(study):
+    root, _ = study
+    trials = ds.dataset(root / "results" / "trials").to_table().to_pandas()  # no project code needed
+    assert sorted(trials["arm"].value_counts().to_dict().items()) == [("cells__unet__baseline", 2), ("cells__unet__frem", 2)]
+    assert trials["trial_id"].is_unique
+    assert (trials["status"] == "completed").all() and (trials["epochs_completed"] == 2).all()
+    assert trials["best_metric"].between(0, 1).all() and (trials["metric"] == "val_miou").all()
+    assert {"hp_lr", "hp_frem_b", "hp_frem_x", "seed", "wall_seconds", "trial_seed"} <= set(trials.columns)
+    frem = trials[trials["variant"] == "frem"]
+    assert frem["hp_frem_b"].between(1, 16).all() and frem["hp_frem_x"].between(1, 1e4).all()
+    assert trials.loc[trials["variant"] == "baseline", "hp_frem_b"].isna().all()
+    assert trials["hp_lr"].between(1e-5, 1e-2).all()
+    baseline = trials[trials["variant"] == "baseline"]
+    assert baseline["hp_loss"].isin(["ce", "dice", "focal", "ce+dice", "focal+dice"]).all() and frem["hp_loss"].isna().all()
+
+
+def test_epochs_table_has_every_epoch_once(study):
+    root, _ = study
+    epochs = ds.dataset(root / "results" / "epochs").to_table().to_pandas()
+    assert len(epochs) == 8 and not epochs.duplicated(["trial_id", "epoch"]).any()
+    assert {"train_loss", "val_loss", "val_miou", "val_miou_fg", "val_iou_background", "val_iou_cell", "val_dice_cell",
+            "val_precision_mean", "val_recall_mean", "val_pixel_accuracy"} <= set(epochs.columns)
+    assert epochs["val_miou"].between(0, 1).all() and (epochs["train_loss"] > 0).all()
+
+
+def test_each_trial_kept_its_checkpoints(study):
+    root, _ = study
+    runs = [p for p in (root / "train").iterdir() if p.is_dir()]
+    assert len(runs) == 4
+    for run in runs:
+        assert list(run.glob("checkpoint_*/state.pt")), run
+
+
+def test_status(study):
+    root, _ = study
+    result = orchestrate("status", root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "| cells__unet__frem | done | 2/2 | 0 | 0 |" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "csv", "latex", "html"])
+def test_compare_formats(study, tmp_path, fmt):
+    root, _ = study
+    out = tmp_path / f"table.{fmt}"
+    result = orchestrate("compare", root, "--format", fmt, "--output", out, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0][:3] == ["architecture", "variant", "cells"] and len(rows) == 3
+        assert all(0 <= float(row[2]) <= 1 for row in rows[1:])
+    elif fmt == "html":
+        cells = []
+
+        class Cells(HTMLParser):
+            def handle_data(self, data):
+                cells.append(data)
+
+        Cells().feed(text)
+        assert "frem" in cells and "baseline" in cells
+    elif fmt == "latex":
+        assert r"\toprule" in text and r"\bottomrule" in text and text.count(r"\\") == 3
+    else:
+        assert "| unet | frem |" in text
+
+
+def test_a_trial_whose_loss_turns_nan_is_recorded_failed_and_the_study_goes_on(tmp_path, write_spec):
+    spec = tiny_spec(
+        "nan",
+        variants=[{"name": "baseline", "search_space": "tests.search_spaces.examples.exploding"}],
+        budget={"trials_per_arm": 2, "epochs": 1, "max_concurrent_trials": 2},
+    )
+    result = orchestrate("run", write_spec(spec), "--storage", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = ds.dataset(tmp_path / "nan" / "results" / "trials").to_table().to_pandas()
+    assert len(trials) == 2 and (trials["status"] == "failed").all()
+    assert trials["error"].str.contains("non-finite|NonFiniteLossError", regex=True).all(), trials["error"].tolist()
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| unet | baseline |"))
+    assert row.startswith("| unet | baseline | – |") and row.endswith("| 2 | 2 |")  # no value; 2 trials, 2 failed
+
+
+def test_running_a_study_that_exists_points_to_resume(study, tmp_path):
+    root, _ = study
+    spec_path = tmp_path / "spec.yaml"
+    # the baseline arm also searches the loss (baseline_loss space)
+    variants = [{"name": "baseline", "search_space": "baseline_loss"}, "frem"]
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e", variants=variants)))
+    result = orchestrate("run", spec_path, "--storage", root.parent, timeout=120)
+    assert result.returncode == 2 and "orchestrate resume" in result.stderr
+
+
+def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write_spec):
+    spec = tiny_spec(
+        "asha",
+        variants=["baseline"],
+        scheduler="asha",
+        asha={"grace_period": 1, "reduction_factor": 2},
+        budget={"trials_per_arm": 4, "epochs": 3, "max_concurrent_trials": 2},
+    )
+    result = orchestrate("run", write_spec(spec), "--storage", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = ds.dataset(tmp_path / "asha" / "results" / "trials").to_table().to_pandas()
+    epochs = ds.dataset(tmp_path / "asha" / "results" / "epochs").to_table().to_pandas()
+    assert len(trials) == 4 and set(trials["status"]) <= {"completed", "pruned"}
+    assert (trials.loc[trials["status"] == "pruned", "epochs_completed"] < 3).all()
+    assert (trials.loc[trials["status"] == "completed", "epochs_completed"] == 3).all()
+    assert epochs.groupby("trial_id").size().to_dict() == dict(zip(trials["trial_id"], trials["epochs_completed"]))
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real datasets not found at {SHARED} (CI has them; a plain clone does not)")
+def test_a_study_on_imported_isbi_tiles_with_augmentation(tmp_path, write_spec):
+    imported = orchestrate("datasets", "import", "isbi2012", SHARED / "isbi2012-em", tmp_path / "isbi", timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    spec = tiny_spec(
+        "isbi",
+        datasets=[{"name": "isbi", "path": str(tmp_path / "isbi"), "resize": [128, 128], "tile": 64, "split": {"val": 4, "test": 6}}],
+        variants=[{"name": "baseline", "search_space": "baseline_augmentation"}],
+        budget={"trials_per_arm": 1, "epochs": 1},
+        training={"batch_size": 8},
+    )
+    result = orchestrate("run", write_spec(spec), "--storage", tmp_path / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    split = json.loads((tmp_path / "runs" / "isbi" / "splits" / "isbi.json").read_text())
+    assert (len(split["train"]), len(split["val"]), len(split["test"])) == (20, 4, 6)
+    epochs = ds.dataset(tmp_path / "runs" / "isbi" / "results" / "epochs").to_table().to_pandas()
+    assert len(epochs) == 1 and {"val_iou_membrane", "val_iou_cell"} <= set(epochs.columns)
+    assert 0 < epochs["val_miou"].iloc[0] <= 1
+    trials = ds.dataset(tmp_path / "runs" / "isbi" / "results" / "trials").to_table().to_pandas()
+    assert trials["hp_augmentation"].iloc[0] in {"none", "flips", "two_of_list", "geometric"}  # searched

@@ -1,0 +1,132 @@
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.errors import UserError
+from orchestrator.study.spec import load_spec
+from orchestrator.study.checks import validate_study
+from tests.conftest import REPO, orchestrate, tiny_spec
+
+runner = CliRunner()
+
+
+def test_demo_spec_is_valid():
+    spec = load_spec(REPO / "studies" / "demo.yaml")
+    validate_study(spec)
+    assert [arm.id for arm in spec.arms()] == [
+        "cells__unet__baseline", "cells__unet__frem", "cells__unet__deep_supervision"
+    ]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"architectures": ["unet3000"]}, "unknown architecture 'unet3000'"),
+        ({"architectures": [{"name": "unet", "params": {"width": 3}}]}, "no parameter(s) width"),
+        ({"variants": ["sparkles"]}, "unknown variant 'sparkles'"),
+        ({"variants": [{"name": "frem", "search_space": "nope"}]}, "unknown search space 'nope'"),
+        ({"variants": [{"name": "frem", "search_space": "baseline"}]}, "needs frem_b, frem_x"),
+        ({"datasets": [{"name": "em", "path": "does/not/exist"}]}, "does not exist"),
+        ({"datasets": [{"name": "em", "kind": "mystery"}]}, "datasets.0.kind"),
+        ({"budget": {"trials_per_arm": -1, "epochs": 1}}, "budget.trials_per_arm: Input should be greater than 0"),
+        ({"metric": "val_accuracy"}, "metric 'val_accuracy' is not reported"),
+        ({"variants": ["frem", "frem"]}, "variant 'frem' is listed twice"),
+        ({"training": {"loss": "hinge"}}, "unknown loss 'hinge'"),
+        ({"training": {"loss": {"ce": 0.5, "lovasz": 0.5}}}, "unknown loss 'lovasz'"),
+        ({"datasets": [{"name": "c", "kind": "synthetic", "split": {"fold": 1}}]}, "`fold:` picks one of K folds and needs `folds: K`"),
+        ({"datasets": [{"name": "c", "kind": "synthetic", "split": {"folds": 2, "fold": 2}}]}, "need folds >= 2 and 0 <= fold < folds"),
+        ({"compare": {}}, "compare: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_specs_give_one_line_and_exit_code_2(write_spec, overrides, message):
+    path = write_spec(tiny_spec(**overrides))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_folds_make_one_arm_per_fold_unless_one_fold_is_picked(write_spec):
+    every = load_spec(write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3}}]), "a.yaml"))
+    assert [arm.id for arm in every.arms()][:3] == ["c__unet__baseline__fold0", "c__unet__frem__fold0", "c__unet__baseline__fold1"]
+    one = load_spec(write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3, "fold": 2}}]), "b.yaml"))
+    assert [arm.id for arm in one.arms()] == ["c__unet__baseline__fold2", "c__unet__frem__fold2"]
+
+
+def test_a_binary_loss_on_a_multiclass_dataset_is_refused(tmp_path, write_spec):
+    root = tmp_path / "four"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray(np.full((16, 16), 100, np.uint8)).save(root / "images" / f"{i}.png")
+        Image.fromarray((np.arange(256).reshape(16, 16) % 4).astype(np.uint8)).save(root / "masks" / f"{i}.png")
+    (root / "dataset.yaml").write_text(yaml.safe_dump(
+        {"name": "four", "channels": 1, "classes": [{"name": f"c{v}", "value": v} for v in range(4)]}))
+    path = write_spec(tiny_spec(datasets=[{"name": "four", "path": str(root), "split": {"val": 1}}], training={"loss": "bce"}))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "'bce' is a binary loss but dataset 'four' has 4 classes" in result.output
+
+
+def test_malformed_yaml_names_the_line(write_spec, tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ndatasets: [\n  {name: a\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "malformed YAML at line" in result.output
+
+
+def test_missing_spec_file():
+    result = runner.invoke(app, ["validate", "nowhere.yaml"])
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_a_spec_must_be_a_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(UserError, match="must be a YAML mapping"):
+        load_spec(path)
+
+
+def test_run_with_an_address_where_no_cluster_listens(write_spec, tmp_path):
+    # A real process, as a user runs it: one line on stderr, exit 2, no traceback, nothing started.
+    path = write_spec(tiny_spec())
+    result = orchestrate("run", path, "--storage", tmp_path / "runs", "--address", "127.0.0.1:9", timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "no Ray cluster answers at 127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resume_of_a_folder_that_is_not_a_study(tmp_path):
+    result = runner.invoke(app, ["resume", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a study directory" in result.output
+
+
+def test_every_command_has_help():
+    for command in ["validate", "run", "resume", "status", "compare", "models"]:
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_models_lists_every_architecture_and_variant_with_parameters():
+    from trainables.models import ARCHITECTURES, variants
+
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    for architecture in ARCHITECTURES:
+        for variant in variants():
+            assert f"| {architecture} | {variant} |" in result.output
+    assert "| unet | baseline | 31,036,546 |" in result.output  # the published U-Net: 64 -> 1024 filters
+
+
+@pytest.mark.parametrize("name", ["sstem_frem", "isbi2012_full_attention"])
+def test_published_protocol_specs_match_their_reference_numbers(name):
+    from orchestrator.reports.references import load_references
+
+    spec = load_spec(REPO / "studies" / f"{name}.yaml")
+    arms = {(arm.architecture.key, arm.variant.name, arm.dataset.name) for arm in spec.arms()}
+    references = load_references(REPO / "studies" / "references" / f"{name}.csv")
+    assert set(references) == arms and all(0 < v < 1 for v in references.values())

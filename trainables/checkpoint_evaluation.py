@@ -1,0 +1,193 @@
+"""Final evaluation: a trial's best checkpoint on held-out data, per source image.
+
+Tiles of one source image are accumulated into that image's confusion matrix,
+so per-image metrics are per source image. Binary tasks first choose a
+probability threshold on the validation split (0.50, 0.90 ... 0.98) and apply
+it to the held-out split.
+"""
+
+import json
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import TrialConfig
+from .data import class_names_of, image_to_tensor, load_tiles
+from .direction import Direction
+from .metrics import (
+    confusion_matrix,
+    crack_metrics,
+    defect_presence,
+    image_level_errors,
+    split_metrics,
+    threshold_column,
+    threshold_sweep,
+)
+from .models import build_model, count_parameters
+from .train_loop import CHECKPOINT_FILE
+
+
+def best_checkpoint(run_dir: Path, metric: str, direction: Direction) -> Path:
+    """The checkpoint folder Ray Train kept with the best ``metric`` (from its run snapshot)."""
+    snapshot = json.loads((Path(run_dir) / "checkpoint_manager_snapshot.json").read_text())
+    best = direction.best_of(snapshot["checkpoint_results"], key=lambda result: result["metrics"].get(metric))
+    if best is None:
+        raise FileNotFoundError(f"no checkpoint with a value of {metric} in {run_dir}")
+    return Path(run_dir) / best["checkpoint_dir_name"]
+
+
+def _source_images(config: TrialConfig, stems: Sequence[str]) -> Iterator[tuple[str, list]]:
+    """(stem, [(image, mask), ...] tiles) for each source image, loaded one at a time."""
+    for stem in stems:
+        yield stem, load_tiles(config.data, [stem], config.data_seed)
+
+
+class _Predictor:
+    """Class probabilities of one image at batch 1, timing the forward passes."""
+
+    def __init__(self, model: torch.nn.Module, device: str):
+        self.model, self.device = model, device
+        self.reset_timer()
+
+    def reset_timer(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        tensor = image_to_tensor(image)[None].to(self.device)
+        started = time.perf_counter()
+        logits = self.model(tensor)
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        self.seconds += time.perf_counter() - started
+        self.calls += 1
+        return logits.float().softmax(1)[0].cpu()
+
+    @property
+    def ms_per_image(self) -> float:
+        return 1000 * self.seconds / max(self.calls, 1)
+
+
+def _predict(probabilities: torch.Tensor, threshold: float | None) -> torch.Tensor:
+    if threshold is None:
+        return probabilities.argmax(0)
+    return (probabilities[1] >= threshold).long()
+
+
+def choose_threshold(predict: _Predictor, config: TrialConfig) -> tuple[float, dict[float, float]]:
+    """Binary task: the validation split's foreground IoU at each threshold; the best one (ties: the lowest)."""
+    probabilities, targets = [], []
+    for _, tiles in _source_images(config, config.split.val):
+        for image, mask in tiles:
+            probabilities.append(predict(image)[1].reshape(-1))
+            targets.append(torch.from_numpy(mask.astype(np.int64)).reshape(-1))
+    sweep = threshold_sweep(torch.cat(probabilities), torch.cat(targets))
+    valid = {t: v for t, v in sweep.items() if not math.isnan(v)}
+    return (max(valid, key=lambda t: (valid[t], -t)) if valid else 0.5), sweep
+
+
+def _load_model(checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any], num_classes: int, device: str):
+    """The checkpoint's model in eval mode on ``device``, and the epoch it was saved at."""
+    saved = torch.load(Path(checkpoint_dir) / CHECKPOINT_FILE, map_location=device, weights_only=False)
+    _, stems = config.split.held_out
+    first_image = next(_source_images(config, stems[:1]))[1][0][0]
+    model = build_model(
+        config.architecture,
+        config.variant,
+        in_channels=1 if first_image.ndim == 2 else 3,
+        num_classes=num_classes,
+        params=config.architecture_params,
+        hyper=hyper,
+    )
+    model.load_state_dict(saved["model"])
+    model.to(device).eval()
+    return model, first_image, saved["state"]["epoch"]
+
+
+@dataclass
+class HeldOutPredictions:
+    """Per source image: the confusion counts; over all images: flat predicted and true masks."""
+
+    num_classes: int
+    total: torch.Tensor
+    per_image: list[tuple[str, torch.Tensor]] = field(default_factory=list)
+    predicted: list[torch.Tensor] = field(default_factory=list)
+    truth: list[torch.Tensor] = field(default_factory=list)
+
+    def add(self, stem: str, predicted: torch.Tensor, truth: torch.Tensor) -> None:
+        self.predicted.append(predicted)
+        self.truth.append(truth)
+        confusion = confusion_matrix(predicted.long(), truth.long(), self.num_classes)
+        self.total += confusion
+        self.per_image.append((stem, confusion))
+
+
+def _predict_held_out(predict: _Predictor, config: TrialConfig, threshold: float | None, num_classes: int):
+    predictions = HeldOutPredictions(num_classes, torch.zeros(num_classes, num_classes, dtype=torch.int64))
+    for stem, tiles in _source_images(config, config.split.held_out[1]):
+        predicted = [_predict(predict(image), threshold).reshape(-1).to(torch.uint8) for image, _ in tiles]
+        truth = [torch.from_numpy(mask.reshape(-1)) for _, mask in tiles]
+        predictions.add(stem, torch.cat(predicted), torch.cat(truth))
+    return predictions
+
+
+def _presence_columns(predictions: HeldOutPredictions, class_names: list[str], min_pixels: int) -> dict[str, Any]:
+    presence = defect_presence(predictions.predicted, predictions.truth, len(class_names), min_pixels)
+    columns: dict[str, Any] = {}
+    for index, result in presence.items():
+        (tn, fp), (fn, tp) = result["confusion"]
+        name = class_names[index]
+        columns.update({
+            f"presence_accuracy_{name}": result["accuracy"],
+            f"presence_tp_{name}": tp,
+            f"presence_fp_{name}": fp,
+            f"presence_fn_{name}": fn,
+            f"presence_tn_{name}": tn,
+        })
+    return columns
+
+
+def evaluate_checkpoint(
+    checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any], device: str = "cpu"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Metrics over the held-out split (accumulated over all its pixels) and one row per source image.
+
+    The held-out split is the test split, or the validation images when the
+    dataset has none (with K folds: each fold's own held-out images).
+    """
+    class_names = class_names_of(config.data)
+    model, first_image, epoch = _load_model(checkpoint_dir, config, hyper, len(class_names), device)
+    predict = _Predictor(model, device)
+    predict(first_image)  # warm-up
+    binary = len(class_names) == 2
+    sweep_thresholds = binary and config.evaluation.threshold_sweep
+    threshold, sweep = choose_threshold(predict, config) if sweep_thresholds else (None, {})
+    predict.reset_timer()  # time the held-out images only
+    predictions = _predict_held_out(predict, config, threshold, len(class_names))
+    eval_split, stems = config.split.held_out
+    rows = [
+        {"image": stem, "eval_split": eval_split, **{f"test_{k}": v for k, v in split_metrics(c, class_names).items()}}
+        for stem, c in predictions.per_image
+    ]
+    summary: dict[str, Any] = {
+        "eval_split": eval_split,
+        "checkpoint_epoch": epoch,
+        "images": len(stems),
+        "threshold": threshold,
+        "parameters": count_parameters(model),
+        "inference_ms": predict.ms_per_image,
+        "device": device,
+        **{f"test_{k}": v for k, v in split_metrics(predictions.total, class_names).items()},
+        **{threshold_column(t): v for t, v in sweep.items()},
+    }
+    if binary:
+        summary.update({f"test_{k}": v for k, v in crack_metrics(predictions.total).items()})
+        summary.update(image_level_errors(predictions.predicted, predictions.truth))
+    summary.update(_presence_columns(predictions, class_names, config.evaluation.presence_min_pixels))
+    return summary, rows

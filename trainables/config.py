@@ -1,0 +1,116 @@
+"""The typed trial configuration: everything a trial and its final evaluation need.
+
+The driver builds one ``TrialConfig`` per arm from the study spec (the spec's
+pydantic models hold every default; nothing here has one) and Ray ships it,
+pickled, to every worker. It holds plain values only: no dependency on
+``orchestrator``, nothing expensive to pickle.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .direction import Direction
+from .seeding import derive_seed
+
+LossSpec = str | dict[str, float]  # one name, "a+b" (equal weights), or name -> weight
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a dataset's images come from and how they are prepared (the spec's dataset entry)."""
+
+    name: str
+    kind: str  # "synthetic" (generated from the data seed) or "folder" (the project's format)
+    path: str | None
+    shape: str  # synthetic: "cells" or "cracks"
+    num_images: int  # synthetic
+    image_size: int  # synthetic
+    resize: tuple[int, int] | None  # [height, width], before tiling
+    tile: int | None  # non-overlapping square tiles of this size
+    channels: int | None  # convert images to this many channels
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """The source images (stems) of each part; tiles of one image never cross parts."""
+
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+
+    @property
+    def held_out(self) -> tuple[str, tuple[str, ...]]:
+        """The split the final evaluation uses: test, or validation when there is no test split."""
+        return ("test", self.test) if self.test else ("val", self.val)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int
+    batch_size: int
+    loss: LossSpec
+    focal_gamma: float
+    mixed_precision: str  # "auto" (bf16 autocast on GPU), "off" or "bf16"
+    augmentation: str
+    stochastic_width: bool
+    loader_workers: int | None  # None: the worker's CPUs beyond the first
+
+    def with_sampled(self, hyper: dict[str, Any]) -> "TrainingSettings":
+        """These settings with whatever the trial's search space sampled (loss, focal_gamma, augmentation)."""
+        sampled = {name: hyper[name] for name in ("loss", "focal_gamma", "augmentation") if name in hyper}
+        return replace(self, **sampled)
+
+
+@dataclass(frozen=True)
+class Resources:
+    workers: int
+    cpus_per_worker: float
+    gpus_per_worker: float
+    max_failures: int  # Ray Train restarts of a trial after a worker failure
+
+    @property
+    def use_gpu(self) -> bool:
+        return self.gpus_per_worker > 0
+
+    @property
+    def per_worker(self) -> dict[str, float]:
+        return {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.use_gpu else {})}
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    presence_min_pixels: int  # a defect is present with at least this many pixels
+    threshold_sweep: bool  # binary tasks: pick the probability threshold on validation
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One arm's fixed settings; a trial adds only its sampled hyperparameters."""
+
+    study: str
+    arm_id: str
+    seed: int  # the study's seed
+    data: DataSource
+    data_seed: int
+    split: DataSplit
+    fold: int | None
+    architecture: str  # registry name
+    architecture_key: str  # the spec's label for it (the name unless labelled)
+    architecture_params: dict[str, Any]
+    variant: str
+    search_space: str
+    training: TrainingSettings
+    resources: Resources
+    evaluation: EvaluationSettings
+    metric: str
+    direction: Direction
+    train_storage: str  # where Ray Train keeps each trial's run and checkpoints
+
+    def trial_seed(self, hyper: dict[str, Any]) -> int:
+        """The trial's training seed: from the study seed, the arm and the sampled configuration
+        (Tune's trial ids are random, so they cannot be part of it)."""
+        return derive_seed(self.seed, self.arm_id, sorted(hyper.items()))
+
+    def train_run_name(self, trial_id: str) -> str:
+        """A deterministic Ray Train run name: a restarted trial finds its own checkpoints."""
+        return f"{self.arm_id}__{trial_id}"

@@ -1,0 +1,5 @@
+"""The plain model."""
+
+from .base import Variant
+
+VARIANT = Variant()
