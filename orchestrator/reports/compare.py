@@ -6,23 +6,34 @@ trial's best checkpoint) as mean ± std over folds and studies (seeds) when
 there are several; before an arm is evaluated, `--metric best_metric` shows
 the best validation value of its trials. Optional columns: per-class IoU,
 a paired test against a baseline arm, published reference numbers, and cost.
+
+The table is built column group by column group (`_metric_columns`,
+`_per_class_columns`, `_baseline_columns`, `_reference_columns`,
+`_cost_columns`), each appending to one `Table`.
 """
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from orchestrator.errors import UserError
+from orchestrator.reports.cost import compute_hours
+from orchestrator.reports.formatting import NO_VALUE, format_count, format_p, format_value
 from orchestrator.reports.references import load_references
-from orchestrator.results.store import read_table
-from orchestrator.reports.stats import format_p, format_value, mean_std, paired_wilcoxon
-from orchestrator.study.folder import StudyDir
 from orchestrator.reports.render import render
+from orchestrator.reports.stats import mean_std, paired_wilcoxon
+from orchestrator.results.schema import ARM_KEY_NAMES
+from orchestrator.results.store import read_table
+from orchestrator.study.folder import StudyDir
+from trainables.direction import Direction
 
 TRIAL_METRICS = ("best_metric", "best_val_miou")
+# Test metrics where lower is better; every other test metric is higher-is-better.
 LOWER_IS_BETTER = ("loss", "inference_ms", "image_false")
+RowKey = tuple[str, str]  # (architecture, variant): one row of the table
 
 
 @dataclass
@@ -35,26 +46,71 @@ class CompareOptions:
 
 
 @dataclass
-class StudyTables:
+class StudyResults:
+    """The recorded tables of the studies being compared."""
+
     studies: list[StudyDir]
     trials: pd.DataFrame
     tests: pd.DataFrame
     images: pd.DataFrame
 
     @classmethod
-    def load(cls, studies: list[StudyDir]) -> "StudyTables":
+    def load(cls, studies: list[StudyDir]) -> "StudyResults":
         roots = [study.root for study in studies]
         return cls(studies, *(read_table(roots, table) for table in ("trials", "tests", "images")))
 
     @property
-    def mode(self) -> str:
-        modes = {study.spec.mode for study in self.studies}
-        if len(modes) > 1:
+    def direction(self) -> Direction:
+        directions = {study.spec.mode for study in self.studies}
+        if len(directions) > 1:
             raise UserError("these studies optimise in opposite directions (max and min); compare them separately")
-        return modes.pop()
+        return directions.pop()
 
 
-def _of(frame: pd.DataFrame, key: tuple[str, str], dataset: str | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Metric:
+    """The value in the table's cells: a column of the tests table, or of the trials table."""
+
+    column: str
+    source: str  # "tests" or "trials"
+    direction: Direction
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    bold: set[tuple[int, int]] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def add_column(self, header: str, cells: list[str]) -> int:
+        """Appends a column (one cell per row); returns its index."""
+        self.headers.append(header)
+        for row, cell in zip(self.rows, cells, strict=True):
+            row.append(cell)
+        return len(self.headers) - 1
+
+
+@dataclass
+class _Comparison:
+    """What every column group needs: the results, the metric, its per-arm values, rows and datasets."""
+
+    results: StudyResults
+    metric: Metric
+    values: pd.DataFrame
+    row_keys: list[RowKey]
+    datasets: list[str]
+
+    def cell(self, key: RowKey, dataset: str, frame: pd.DataFrame | None = None, column: str = "value"):
+        """(mean, std, n) of one row on one dataset; NaN when the column was never recorded."""
+        mine = _of(self.values if frame is None else frame, key, dataset)
+        return mean_std(mine[column]) if column in mine.columns else (math.nan, math.nan, 0)
+
+    def mean(self, key: RowKey, dataset: str) -> float:
+        return self.cell(key, dataset)[0]
+
+
+def _of(frame: pd.DataFrame, key: RowKey, dataset: str | None = None) -> pd.DataFrame:
     """The rows of one table row (architecture, variant), on one dataset if given."""
     selected = (frame["architecture"] == key[0]) & (frame["variant"] == key[1])
     if dataset is not None:
@@ -62,53 +118,85 @@ def _of(frame: pd.DataFrame, key: tuple[str, str], dataset: str | None = None) -
     return frame[selected]
 
 
-def resolve_metric(name: str | None, tables: StudyTables) -> tuple[str, str]:
-    """(column, table) of the metric to compare."""
+def _direction_of_test_column(column: str) -> Direction:
+    return Direction.MIN if any(word in column for word in LOWER_IS_BETTER) else Direction.MAX
+
+
+def resolve_metric(name: str | None, results: StudyResults) -> Metric:
+    """The metric to compare: by default test mIoU, or the trials' best metric before any evaluation."""
     if name is None:
-        return ("test_miou", "tests") if not tables.tests.empty else ("best_metric", "trials")
+        name = "test_miou" if not results.tests.empty else "best_metric"
     if name in TRIAL_METRICS:
-        return name, "trials"
+        return Metric(name, "trials", results.direction)
     column = name if name.startswith("test_") else f"test_{name}"
-    if tables.tests.empty or column in tables.tests.columns:
-        return column, "tests"
-    known = sorted(c for c in tables.tests.columns if c.startswith("test_"))
+    if results.tests.empty or column in results.tests.columns:
+        return Metric(column, "tests", _direction_of_test_column(column))
+    known = sorted(c for c in results.tests.columns if c.startswith("test_"))
     raise UserError(f"unknown metric {name!r}; use one of {', '.join(known + list(TRIAL_METRICS))}")
 
 
-def _arm_values(tables: StudyTables, column: str, source: str, mode: str) -> pd.DataFrame:
-    """One value per evaluated (study, arm): columns architecture, variant, dataset, study, fold, value."""
-    keys = ["study", "arm", "architecture", "variant", "dataset", "fold"]
-    if source == "tests":
-        frame = tables.tests
-        if frame.empty or column not in frame.columns:
-            return pd.DataFrame(columns=keys + ["value"])
-        return frame[keys].assign(value=frame[column].astype(float))
-    scored = tables.trials[tables.trials["status"] != "failed"]
-    best = scored.groupby(keys, dropna=False)[column].agg("max" if mode == "max" else "min")
+def _arm_values(results: StudyResults, metric: Metric) -> pd.DataFrame:
+    """One value per evaluated (study, arm): the arm key columns and ``value``."""
+    if metric.source == "tests":
+        frame = results.tests
+        if frame.empty or metric.column not in frame.columns:
+            return pd.DataFrame(columns=ARM_KEY_NAMES + ["value"])
+        return frame[ARM_KEY_NAMES].assign(value=frame[metric.column].astype(float))
+    scored = results.trials[results.trials["status"] != "failed"]
+    best = scored.groupby(ARM_KEY_NAMES, dropna=False)[metric.column].agg(metric.direction.aggregate)
     return best.rename("value").reset_index()
 
 
-def _higher_is_better(column: str, mode: str, source: str) -> bool:
-    if source == "trials":
-        return mode == "max"
-    return not any(word in column for word in LOWER_IS_BETTER)
+def _bold_best(table: Table, column_index: int, values: list[float], direction: Direction) -> None:
+    best = direction.best(values)
+    table.bold |= {(row, column_index) for row, value in enumerate(values) if value == best}
 
 
-def _parse_baseline(baseline: str, rows: list[tuple[str, str]]):
+def _row_mean(values: list[float]) -> float:
+    return sum(values) / len(values) if not any(map(math.isnan, values)) else math.nan
+
+
+def _metric_columns(table: Table, comparison: _Comparison) -> None:
+    """One column per dataset and, over several datasets, their mean; the best of each in bold."""
+    means = {key: [comparison.mean(key, dataset) for dataset in comparison.datasets] for key in comparison.row_keys}
+    for offset, dataset in enumerate(comparison.datasets):
+        cells = [format_value(*comparison.cell(key, dataset)[:2]) for key in comparison.row_keys]
+        index = table.add_column(dataset, cells)
+        _bold_best(table, index, [means[key][offset] for key in comparison.row_keys], comparison.metric.direction)
+    if len(comparison.datasets) > 1:
+        row_means = [_row_mean(means[key]) for key in comparison.row_keys]
+        index = table.add_column("mean", [format_value(value) for value in row_means])
+        _bold_best(table, index, row_means, comparison.metric.direction)
+
+
+def _per_class_columns(table: Table, comparison: _Comparison) -> None:
+    tests = comparison.results.tests
+    for dataset in comparison.datasets:
+        mine = tests[tests["dataset"] == dataset]
+        for column in [c for c in mine.columns if c.startswith("test_iou_") and mine[c].notna().any()]:
+            cells = [format_value(*comparison.cell(key, dataset, tests, column)[:2]) for key in comparison.row_keys]
+            table.add_column(f"{dataset} IoU {column.removeprefix('test_iou_')}", cells)
+
+
+def _parse_baseline(baseline: str, rows: list[RowKey]) -> Callable[[RowKey], RowKey]:
     """A function row -> the baseline row it is compared with."""
     if ":" in baseline:
         architecture, variant = baseline.split(":", 1)
         if (architecture, variant) not in rows:
-            raise UserError(f"baseline {baseline!r} is not an arm of these studies; use ARCHITECTURE:VARIANT from the table")
+            raise UserError(
+                f"baseline {baseline!r} is not an arm of these studies; use ARCHITECTURE:VARIANT from the table"
+            )
         return lambda row: (architecture, variant)
     if not any(variant == baseline for _, variant in rows):
-        raise UserError(f"baseline {baseline!r} is not a variant of these studies; use a variant name or ARCHITECTURE:VARIANT")
+        raise UserError(
+            f"baseline {baseline!r} is not a variant of these studies; use a variant name or ARCHITECTURE:VARIANT"
+        )
     return lambda row: (row[0], baseline)
 
 
-def _paired_p(tables: StudyTables, values: pd.DataFrame, row, base, dataset: str, column: str) -> float:
+def _paired_p(comparison: _Comparison, row: RowKey, base: RowKey, dataset: str, column: str) -> float:
     """Wilcoxon over per-image values (paired by fold and image, averaged over studies), else over folds."""
-    images = tables.images
+    images = comparison.results.images
 
     def per_image(key):
         mine = _of(images, key, dataset)
@@ -120,17 +208,76 @@ def _paired_p(tables: StudyTables, values: pd.DataFrame, row, base, dataset: str
             return p
 
     def per_fold(key):
-        mine = _of(values, key, dataset)
-        return {(s, f): v for s, f, v in zip(mine["study"], mine["fold"].fillna(-1), mine["value"])}
+        mine = _of(comparison.values, key, dataset)
+        return {(s, f): v for s, f, v in zip(mine["study"], mine["fold"].fillna(-1), mine["value"], strict=True)}
 
     return paired_wilcoxon(per_fold(row), per_fold(base))[0]
 
 
-def compute_hours(trials: pd.DataFrame) -> tuple[float, str]:
-    gpu = trials["gpus_per_worker"].fillna(0) > 0
-    per_worker = trials["gpus_per_worker"].where(gpu, trials["cpus_per_worker"]).fillna(1)
-    hours = (trials["wall_seconds"].fillna(0) * trials["workers"].fillna(1) * per_worker).sum() / 3600
-    return hours, "GPU-h" if gpu.any() else "CPU-h"
+def _baseline_cells(comparison: _Comparison, base_of, dataset: str, image_column: str) -> tuple[list, list]:
+    differences, p_values = [], []
+    for key in comparison.row_keys:
+        base = base_of(key)
+        if base == key:
+            differences.append("baseline")
+            p_values.append(NO_VALUE)
+            continue
+        difference = comparison.mean(key, dataset) - comparison.mean(base, dataset)
+        differences.append(NO_VALUE if math.isnan(difference) else f"{difference:+.4f}")
+        p_values.append(format_p(_paired_p(comparison, key, base, dataset, image_column)))
+    return differences, p_values
+
+
+def _baseline_columns(table: Table, comparison: _Comparison, baseline: str) -> None:
+    """Per dataset: the difference to the baseline row and a paired Wilcoxon p-value."""
+    base_of = _parse_baseline(baseline, comparison.row_keys)
+    column = comparison.metric.column
+    image_column = column if column in comparison.results.images.columns else "test_miou"
+    for dataset in comparison.datasets:
+        differences, p_values = _baseline_cells(comparison, base_of, dataset, image_column)
+        table.add_column(f"{dataset} Δ", differences)
+        table.add_column(f"{dataset} p", p_values)
+    table.notes.append(
+        f"Δ: difference to baseline {baseline}; p: two-sided Wilcoxon signed-rank test over "
+        f"per-image {image_column} (paired by image; over folds where images are not recorded)."
+    )
+
+
+def _reference_columns(table: Table, comparison: _Comparison, reference: Path) -> None:
+    """Per dataset: the published number and the measured one's difference to it."""
+    references = load_references(reference)
+    for dataset in comparison.datasets:
+        published = [references.get((*key, dataset), math.nan) for key in comparison.row_keys]
+        measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
+        differences = [NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)]
+        table.add_column(f"{dataset} published", [format_value(value) for value in published])
+        table.add_column(f"{dataset} Δpub", differences)
+    table.notes.append(f"published: numbers from {reference.name}; Δpub = measured − published.")
+
+
+def _cost_cells(comparison: _Comparison, key: RowKey) -> list[str]:
+    trials, evaluated = _of(comparison.results.trials, key), _of(comparison.results.tests, key)
+    hours, _ = compute_hours(trials)
+    parameters = evaluated["parameters"].dropna()
+    inference = evaluated["inference_ms"].dropna()
+    cells = [
+        format_count(parameters.mean()) if len(parameters) else NO_VALUE,
+        f"{hours:.3f}",
+        f"{trials['wall_seconds'].fillna(0).sum() / 60:.1f}",
+        f"{inference.mean():.2f}" if len(inference) else NO_VALUE,
+        str(len(trials)),
+        str(int((trials["status"] == "failed").sum())),
+    ]
+    return cells
+
+
+def _cost_columns(table: Table, comparison: _Comparison) -> str:
+    """Parameters, compute hours, wall minutes, inference time, trials and failures; returns the hours unit."""
+    per_row = [_cost_cells(comparison, key) for key in comparison.row_keys]
+    unit = compute_hours(comparison.results.trials)[1]  # GPU-h as soon as any trial used a GPU
+    for offset, header in enumerate(["params", unit, "wall min", "ms/image", "trials", "failed"]):
+        table.add_column(header, [cells[offset] for cells in per_row])
+    return unit
 
 
 def _progress_note(studies: list[StudyDir]) -> str:
@@ -139,117 +286,62 @@ def _progress_note(studies: list[StudyDir]) -> str:
         arms = study.spec.arms()
         done = sum(study.is_done(arm.id) for arm in arms)
         if done < len(arms):
-            notes.append(f"study {study.spec.name}: {done} of {len(arms)} arms finished (still running or interrupted); "
-                         "the table shows what is recorded so far")
+            notes.append(
+                f"study {study.spec.name}: {done} of {len(arms)} arms finished (still running or interrupted); "
+                "the table shows what is recorded so far"
+            )
     return " ".join(notes)
 
 
-def comparison(tables: StudyTables, options: CompareOptions) -> tuple[list[str], list[list[str]], str, set]:
-    mode = tables.mode
-    column, source = resolve_metric(options.metric, tables)
-    values = _arm_values(tables, column, source, mode)
-    trials = tables.trials
-    row_keys = sorted({*zip(trials["architecture"], trials["variant"]), *zip(values["architecture"], values["variant"])})
-    datasets = sorted({*trials["dataset"].dropna(), *values["dataset"].dropna()})
-    if not row_keys:
-        return ["architecture", "variant"], [], "no finished trials yet", set()
-
-    def cell(key, dataset, frame=values, col="value"):
-        mine = _of(frame, key, dataset)
-        return mean_std(mine[col]) if col in mine.columns else (math.nan, math.nan, 0)
-
-    headers = ["architecture", "variant", *datasets]
-    means = {key: [cell(key, d)[0] for d in datasets] for key in row_keys}
-    rows = [[key[0], key[1], *(format_value(*cell(key, d)[:2]) for d in datasets)] for key in row_keys]
-    scored_columns = list(range(2, 2 + len(datasets)))
-    if len(datasets) > 1:
-        headers.append("mean")
-        for row, key in zip(rows, row_keys):
-            row_means = means[key]
-            means[key].append(sum(row_means) / len(row_means) if not any(map(math.isnan, row_means)) else math.nan)
-            row.append(format_value(means[key][-1]))
-        scored_columns.append(len(headers) - 1)
-
-    higher = _higher_is_better(column, mode, source)
-    bold = set()
-    for offset, col in enumerate(scored_columns):
-        column_values = [means[key][offset] for key in row_keys]
-        finite = [v for v in column_values if not math.isnan(v)]
-        if finite:
-            best = max(finite) if higher else min(finite)
-            bold |= {(i, col) for i, v in enumerate(column_values) if v == best}
-
-    if options.per_class and source == "tests":
-        for dataset in datasets:
-            mine = tables.tests[tables.tests["dataset"] == dataset]
-            for class_column in [c for c in mine.columns if c.startswith("test_iou_") and mine[c].notna().any()]:
-                headers.append(f"{dataset} IoU {class_column.removeprefix('test_iou_')}")
-                for row, key in zip(rows, row_keys):
-                    row.append(format_value(*cell(key, dataset, tables.tests, class_column)[:2]))
-
-    notes = []
-    if options.baseline:
-        base_of = _parse_baseline(options.baseline, row_keys)
-        image_column = column if column in tables.images.columns else "test_miou"
-        for dataset in datasets:
-            headers += [f"{dataset} Δ", f"{dataset} p"]
-            for row, key in zip(rows, row_keys):
-                base = base_of(key)
-                if base == key:
-                    row += ["baseline", "–"]
-                    continue
-                difference = cell(key, dataset)[0] - cell(base, dataset)[0]
-                p = _paired_p(tables, values, key, base, dataset, image_column)
-                row += ["–" if math.isnan(difference) else f"{difference:+.4f}", format_p(p)]
-        notes.append(f"Δ: difference to baseline {options.baseline}; p: two-sided Wilcoxon signed-rank test over "
-                     f"per-image {image_column} (paired by image; over folds where images are not recorded).")
-
-    if options.reference:
-        references = load_references(options.reference)
-        for dataset in datasets:
-            headers += [f"{dataset} published", f"{dataset} Δpub"]
-            for row, key in zip(rows, row_keys):
-                published = references.get((key[0], key[1], dataset), math.nan)
-                measured = cell(key, dataset)[0]
-                row += [format_value(published), "–" if math.isnan(published - measured) else f"{measured - published:+.4f}"]
-        notes.append(f"published: numbers from {options.reference.name}; Δpub = measured − published.")
-
-    hours_unit = "CPU-h"
-    for row, key in zip(rows, row_keys):
-        mine, evaluated = _of(trials, key), _of(tables.tests, key)
-        hours, hours_unit = compute_hours(mine)
-        parameters = evaluated["parameters"].dropna()
-        inference = evaluated["inference_ms"].dropna()
-        row += [
-            _count(parameters.mean()) if len(parameters) else "–",
-            f"{hours:.3f}",
-            f"{mine['wall_seconds'].fillna(0).sum() / 60:.1f}",
-            f"{inference.mean():.2f}" if len(inference) else "–",
-            str(len(mine)),
-            str(int((mine["status"] == "failed").sum())),
-        ]
-    headers += ["params", hours_unit, "wall min", "ms/image", "trials", "failed"]
-
-    what = (f"Test {column.removeprefix('test_').replace('miou', 'mIoU')} of each arm's best checkpoint on held-out images"
-            if source == "tests" else f"Best validation {', '.join(sorted(trials['metric'].dropna().unique()))} over each arm's trials")
+def _caption(comparison: _Comparison, notes: list[str], hours_unit: str) -> str:
+    metric, results = comparison.metric, comparison.results
+    if metric.source == "tests":
+        name = metric.column.removeprefix("test_").replace("miou", "mIoU")
+        what = f"Test {name} of each arm's best checkpoint on held-out images"
+    else:
+        validated = ", ".join(sorted(results.trials["metric"].dropna().unique()))
+        what = f"Best validation {validated} over each arm's trials"
+    higher = "higher" if metric.direction is Direction.MAX else "lower"
     caption = [
         f"{what}; mean ± std over folds and studies where there are several; best per column in bold "
-        f"({'higher' if higher else 'lower'} is better).",
+        f"({higher} is better).",
         "Classes absent from both truth and prediction have no IoU (NaN) and are left out of means; – marks no value.",
         *notes,
         f"Cost: parameters, {hours_unit} and wall minutes summed over all trials, inference ms per image at batch 1.",
-        f"Studies: {', '.join(study.spec.name for study in tables.studies)}.",
+        f"Studies: {', '.join(study.spec.name for study in results.studies)}.",
+        _progress_note(results.studies),
     ]
-    progress = _progress_note(tables.studies)
-    if progress:
-        caption.append(progress)
-    return headers, rows, " ".join(caption), bold
+    return " ".join(part for part in caption if part)
 
 
-def _count(value: float) -> str:
-    return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k"
+def _prepare(results: StudyResults, options: CompareOptions) -> _Comparison:
+    metric = resolve_metric(options.metric, results)
+    values = _arm_values(results, metric)
+    trials = results.trials
+    row_keys = sorted(
+        {*zip(trials["architecture"], trials["variant"]), *zip(values["architecture"], values["variant"])}
+    )
+    datasets = sorted({*trials["dataset"].dropna(), *values["dataset"].dropna()})
+    return _Comparison(results, metric, values, row_keys, datasets)
+
+
+def comparison(results: StudyResults, options: CompareOptions) -> tuple[Table, str]:
+    """The comparison table and its caption."""
+    comparison = _prepare(results, options)
+    if not comparison.row_keys:
+        return Table(["architecture", "variant"], []), "no finished trials yet"
+    table = Table(["architecture", "variant"], [list(key) for key in comparison.row_keys])
+    _metric_columns(table, comparison)
+    if options.per_class and comparison.metric.source == "tests":
+        _per_class_columns(table, comparison)
+    if options.baseline:
+        _baseline_columns(table, comparison, options.baseline)
+    if options.reference:
+        _reference_columns(table, comparison, options.reference)
+    hours_unit = _cost_columns(table, comparison)
+    return table, _caption(comparison, table.notes, hours_unit)
 
 
 def compare_studies(studies: list[StudyDir], options: CompareOptions = CompareOptions()) -> str:
-    headers, rows, caption, bold = comparison(StudyTables.load(studies), options)
-    return render(headers, rows, options.fmt, caption, bold)
+    table, caption = comparison(StudyResults.load(studies), options)
+    return render(table.headers, table.rows, options.fmt, caption, table.bold)

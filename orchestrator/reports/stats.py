@@ -15,12 +15,6 @@ def mean_std(values) -> tuple[float, float, int]:
     return float(np.mean(clean)), std, len(clean)
 
 
-def format_value(mean: float, std: float = math.nan, digits: int = 4) -> str:
-    if math.isnan(mean):
-        return "–"
-    return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def paired_wilcoxon(arm: dict, baseline: dict) -> tuple[float, int]:
     """Two-sided Wilcoxon signed-rank p-value over the keys both sides have (NaN when it cannot be computed)."""
     from scipy.stats import wilcoxon
@@ -32,9 +26,3 @@ def paired_wilcoxon(arm: dict, baseline: dict) -> tuple[float, int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small samples: scipy warns that the normal approximation is rough
         return float(wilcoxon(differences).pvalue), len(keys)
-
-
-def format_p(p: float) -> str:
-    if math.isnan(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"

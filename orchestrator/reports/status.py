@@ -1,11 +1,9 @@
 """`orchestrate status`: per arm, trials finished / failed / unfinished and the best so far."""
 
-import math
-
-from orchestrator.results.store import read_table
-from orchestrator.reports.stats import format_value
-from orchestrator.study.folder import StudyDir
 from orchestrator.reports.render import render
+from orchestrator.reports.formatting import format_value
+from orchestrator.results.store import read_table
+from orchestrator.study.folder import StudyDir
 
 
 def study_status(study: StudyDir) -> str:
@@ -19,7 +17,7 @@ def study_status(study: StudyDir) -> str:
         started = set(epochs.loc[epochs["arm"] == arm.id, "trial_id"]) if len(epochs) else set()
         unfinished = len(started - set(mine["trial_id"]))
         scored = mine.loc[mine["status"] != "failed", "best_metric"]
-        best = (scored.max() if spec.mode == "max" else scored.min()) if len(scored) else math.nan
+        best = spec.mode.best(scored)
         if study.is_done(arm.id):
             state = "done"
         elif study.arm_dir(arm.id).exists():
