@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 from orchestrator.datasets import import_dataset
+from orchestrator.study.spec import DatasetSpec
+from trainables.config import DataSource, DataSplit
 from trainables.data import load_dataset
 from trainables.losses import segmentation_loss
 from trainables.models import build_model
-from orchestrator.study.spec import DatasetSpec
-from trainables.config import DataSource, DataSplit
 from trainables.train_loop import loader_workers, make_loader
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "isbi2012-em"
@@ -74,8 +74,13 @@ def main() -> None:
                 times.append(time.perf_counter() - began)
         step_rate = 2 / (sum(times) / len(times))
     source = "ISBI 2012 tiles" if SHARED.is_dir() else "synthetic cells"
-    print(f"data: {source}, {len(data.train)} training tiles 256x256, augmentation two_of_list, loader workers {workers}")
-    print(f"loader: {loader_rate:.1f} images/s   U-Net step: {step_rate:.2f} images/s   ratio loader/step: {loader_rate / step_rate:.1f}")
+    print(
+        f"data: {source}, {len(data.train)} training tiles 256x256, augmentation two_of_list, loader workers {workers}"
+    )
+    print(
+        f"loader: {loader_rate:.1f} images/s   U-Net step: {step_rate:.2f} images/s   "
+        f"ratio loader/step: {loader_rate / step_rate:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -54,13 +54,18 @@ def main() -> None:
             model = build_model(architecture, variant.name, in_channels=1, num_classes=2, hyper=variant.example)
             ms = step_ms(model, variant.aux_weight(variant.example), args.device, args.size, args.repeats)
             baseline = baseline or ms  # unet/baseline comes first
-            rows.append(f"| {architecture} | {variant.name} | {count_parameters(model):,} | {ms:,.0f} | {ms / baseline:.2f} |")
+            rows.append(
+                f"| {architecture} | {variant.name} | {count_parameters(model):,} | {ms:,.0f} | {ms / baseline:.2f} |"
+            )
             print(rows[-1], flush=True)
-    table = "\n".join([
-        f"| architecture | variant | parameters | fwd+bwd ms (batch 2, {args.size}², {args.device}) | × unet baseline |",
-        "|---|---|---:|---:|---:|",
-        *rows,
-    ])
+    table = "\n".join(
+        [
+            "| architecture | variant | parameters "
+            f"| fwd+bwd ms (batch 2, {args.size}², {args.device}) | × unet baseline |",
+            "|---|---|---:|---:|---:|",
+            *rows,
+        ]
+    )
     if args.update_readme:
         text = README.read_text()
         block = f"{START}\n{table}\n{END}"

@@ -1,3 +1,3 @@
-"""The driver side of seg-orchestrator: the CLI and one subpackage per concern (study, run, results, reports, datasets)."""
+"""The driver: the CLI and one subpackage per concern (study, run, results, reports, datasets)."""
 
 __version__ = "0.1.0"

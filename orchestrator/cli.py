@@ -2,14 +2,15 @@
 
 import functools
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from orchestrator.errors import UserError
+from orchestrator.reports.render import FORMATS
 
 app = typer.Typer(
     help="Fair hyperparameter searches over U-Net-family segmentation models on Ray Tune + Ray Train + Optuna.",
@@ -21,11 +22,8 @@ console = Console(log_path=False)
 errors = Console(stderr=True)
 
 
-class Format(str, Enum):
-    markdown = "markdown"
-    csv = "csv"
-    latex = "latex"
-    html = "html"
+# The table formats, as the choices of --format (the renderer is their one source).
+Format = StrEnum("Format", {name: name for name in FORMATS})
 
 
 def user_errors(command):
@@ -49,8 +47,8 @@ StudyPath = Annotated[Path, typer.Argument(help="A study directory (<storage>/<s
 @user_errors
 def validate(spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")]):
     """Check a spec (datasets, architectures, variants, search spaces) without running anything."""
-    from orchestrator.study.spec import load_spec
     from orchestrator.study.checks import validate_study
+    from orchestrator.study.spec import load_spec
 
     study = load_spec(spec)
     validate_study(study)
@@ -63,7 +61,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")]):
         console.print(f"  {arm.id}  (search space: {arm.variant.space})")
 
 
-def _drive(study, address: Optional[str]) -> None:
+def _drive(study, address: str | None) -> None:
     from orchestrator.reports.compare import compare_studies
     from orchestrator.run.lock import claim_driver
     from orchestrator.run.runner import run_study
@@ -75,7 +73,9 @@ def _drive(study, address: Optional[str]) -> None:
     except KeyboardInterrupt:
         finished = False
     if not finished:
-        errors.print(f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True)
+        errors.print(
+            f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True
+        )
         raise typer.Exit(130)
     console.print()
     console.print(compare_studies([study]), highlight=False, markup=False, soft_wrap=True)  # keep table rows whole
@@ -86,15 +86,16 @@ def _drive(study, address: Optional[str]) -> None:
 @user_errors
 def run(
     spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")],
-    storage: Annotated[Optional[Path], typer.Option(help="Storage root; overrides the spec's `storage:`.")] = None,
+    storage: Annotated[Path | None, typer.Option(help="Storage root; overrides the spec's `storage:`.")] = None,
     address: Annotated[
-        Optional[str], typer.Option(help="Ray cluster to use (HOST:PORT, 'auto' or ray://...). Default: start a local Ray.")
+        str | None,
+        typer.Option(help="Ray cluster to use (HOST:PORT, 'auto' or ray://...). Default: start a local Ray."),
     ] = None,
 ):
     """Run a study: every arm searched with the same trial budget; results to Parquet; prints the comparison."""
-    from orchestrator.study.spec import load_spec
-    from orchestrator.study.folder import StudyDir
     from orchestrator.study.checks import validate_study
+    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.spec import load_spec
 
     study_spec = load_spec(spec)
     validate_study(study_spec)
@@ -105,7 +106,7 @@ def run(
 @user_errors
 def resume(
     study: StudyPath,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
 ):
     """Continue a study after Ctrl-C or a crash: finished arms stay untouched, unfinished trials resume."""
     from orchestrator.study.checks import validate_study
@@ -130,19 +131,33 @@ def status(study: StudyPath):
 @user_errors
 def compare(
     studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Table format.")] = Format.markdown,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table here instead of the terminal.")] = None,
-    metric: Annotated[Optional[str], typer.Option(
-        help="Cell metric: a test metric (miou, miou_fg, dice_mean, iou_<class>, crack_f1, ...) or best_metric "
-             "(best validation value of the trials). Default: test miou, or best_metric before any arm is evaluated.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Table format.")] = Format("markdown"),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the table here instead of the terminal.")
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Cell metric: a test metric (miou, miou_fg, dice_mean, iou_<class>, crack_f1, ...) or best_metric "
+            "(best validation value of the trials). Default: test miou, or best_metric before any arm is evaluated."
+        ),
+    ] = None,
     per_class: Annotated[bool, typer.Option("--per-class", help="Add per-class test IoU columns.")] = False,
-    baseline: Annotated[Optional[str], typer.Option(
-        help="VARIANT (against the same architecture) or ARCHITECTURE:VARIANT: adds the difference and a paired "
-             "Wilcoxon p-value per dataset.")] = None,
-    reference: Annotated[Optional[Path], typer.Option(
-        help="CSV/YAML of published numbers (architecture, variant, dataset, value) to print beside the measured ones.")] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="VARIANT (against the same architecture) or ARCHITECTURE:VARIANT: adds the difference and a paired "
+            "Wilcoxon p-value per dataset."
+        ),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/YAML of published numbers (architecture, variant, dataset, value) to print beside the measured.",
+        ),
+    ] = None,
 ):
-    """Comparison table: rows architecture x variant, columns datasets (mean ± std over folds and studies), with cost."""
+    """Comparison table: rows architecture x variant, columns datasets (mean ± std over folds and seeds), with cost."""
     from orchestrator.reports.compare import CompareOptions, compare_studies
     from orchestrator.study.folder import StudyDir
 
@@ -160,9 +175,11 @@ def compare(
 @user_errors
 def plot(
     studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the PNGs (default: <first study>/plots).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for the PNGs (default: <first study>/plots).")
+    ] = None,
 ):
-    """PNG figures: sampled points per arm coloured by the metric, optimisation history, learning curves, metric vs cost."""
+    """PNG figures: sampled points per arm coloured by the metric, optimisation history, learning curves, cost."""
     from orchestrator.reports.plots import plot_studies
     from orchestrator.study.folder import StudyDir
 
@@ -186,7 +203,9 @@ def models():
     console.print("defaults: " + "; ".join(f"{n} {a.defaults}" for n, a in ARCHITECTURES.items()), highlight=False)
 
 
-datasets_app = typer.Typer(help="Import, list and inspect datasets in the project's folder format.", no_args_is_help=True)
+datasets_app = typer.Typer(
+    help="Import, list and inspect datasets in the project's folder format.", no_args_is_help=True
+)
 app.add_typer(datasets_app, name="datasets")
 
 
@@ -196,9 +215,9 @@ def datasets_import(
     kind: Annotated[str, typer.Argument(help="isbi2012 | sstem | crackforest | folders | rle-csv")],
     src: Annotated[Path, typer.Argument(help="The folder the published dataset was unpacked to.")],
     dest: Annotated[Path, typer.Argument(help="New dataset folder to write.")],
-    name: Annotated[Optional[str], typer.Option(help="Dataset name (default: DEST's folder name).")] = None,
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: DEST's folder name).")] = None,
     class_map: Annotated[
-        Optional[str], typer.Option(help="folders: class map as NAME=VALUE,... (default background=0,foreground=255).")
+        str | None, typer.Option(help="folders: class map as NAME=VALUE,... (default background=0,foreground=255).")
     ] = None,
     csv_name: Annotated[str, typer.Option(help="rle-csv: the CSV file inside SRC.")] = "train.csv",
 ):
@@ -216,7 +235,9 @@ def datasets_import(
         check_dataset(dest)
     console.print(f"[green]imported[/] {report['count']} images into {dest} (classes: {', '.join(report['classes'])})")
     if report["skipped"]:
-        console.print(f"skipped {len(report['skipped'])} image(s) without ground truth: {', '.join(report['skipped'][:5])}")
+        console.print(
+            f"skipped {len(report['skipped'])} image(s) without ground truth: {', '.join(report['skipped'][:5])}"
+        )
 
 
 @datasets_app.command("list")
@@ -245,7 +266,9 @@ def datasets_show(path: Annotated[Path, typer.Argument(help="A dataset folder.")
 
     with console.status(f"reading {path}..."):
         info = summarize(path)
-    console.print(f"{info['name']}: {info['images']} images, {info['channels']} channel(s), sizes {', '.join(info['sizes'])}")
+    console.print(
+        f"{info['name']}: {info['images']} images, {info['channels']} channel(s), sizes {', '.join(info['sizes'])}"
+    )
     rows = [[c["name"], str(c["value"]), f"{c['pixels']:,}", f"{c['fraction']:.2%}"] for c in info["classes"]]
     console.print(render(["class", "mask value", "pixels", "fraction"], rows, "markdown"), highlight=False)
 

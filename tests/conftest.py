@@ -40,5 +40,10 @@ def orchestrate(*args, timeout: float = 600, **kwargs) -> subprocess.CompletedPr
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env, **kwargs,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
     )

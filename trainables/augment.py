@@ -22,14 +22,24 @@ def build_policy(name: str, channels: int) -> A.Compose | None:
     if name == "flips":
         transforms = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
     elif name == "geometric":
-        transforms = [A.RandomRotate90(p=0.5), A.Transpose(p=0.5), A.GridDistortion(p=0.3, border_mode=cv2.BORDER_REFLECT_101)]
+        transforms = [
+            A.RandomRotate90(p=0.5),
+            A.Transpose(p=0.5),
+            A.GridDistortion(p=0.3, border_mode=cv2.BORDER_REFLECT_101),
+        ]
     elif name == "two_of_list":
         candidates = [
             A.HorizontalFlip(p=1),
             A.Rotate(limit=30, p=1, border_mode=cv2.BORDER_REFLECT_101),
             A.RandomBrightnessContrast(p=1),
             # shift-scale-rotate (albumentations now spells it as an Affine)
-            A.Affine(translate_percent=(-0.06, 0.06), scale=(0.9, 1.1), rotate=(-45, 45), border_mode=cv2.BORDER_REFLECT_101, p=1),
+            A.Affine(
+                translate_percent=(-0.06, 0.06),
+                scale=(0.9, 1.1),
+                rotate=(-45, 45),
+                border_mode=cv2.BORDER_REFLECT_101,
+                p=1,
+            ),
             A.Affine(shear=(-10, 10), scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), p=1),
             A.MultiplicativeNoise(p=1),
             A.RandomGamma(p=1),

@@ -143,13 +143,15 @@ def _presence_columns(predictions: HeldOutPredictions, class_names: list[str], m
     for index, result in presence.items():
         (tn, fp), (fn, tp) = result["confusion"]
         name = class_names[index]
-        columns.update({
-            f"presence_accuracy_{name}": result["accuracy"],
-            f"presence_tp_{name}": tp,
-            f"presence_fp_{name}": fp,
-            f"presence_fn_{name}": fn,
-            f"presence_tn_{name}": tn,
-        })
+        columns.update(
+            {
+                f"presence_accuracy_{name}": result["accuracy"],
+                f"presence_tp_{name}": tp,
+                f"presence_fp_{name}": fp,
+                f"presence_fn_{name}": fn,
+                f"presence_tn_{name}": tn,
+            }
+        )
     return columns
 
 

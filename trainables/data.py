@@ -80,7 +80,9 @@ def read_manifest(folder: str | Path) -> Manifest:
     """The manifest of a dataset folder (the one reader of ``dataset.yaml``)."""
     data = yaml.safe_load((Path(folder) / MANIFEST).read_text()) or {}
     classes = tuple(DatasetClass(str(c["name"]), int(c["value"])) for c in data.get("classes") or [])
-    return Manifest(str(data.get("name", Path(folder).name)), int(data.get("channels", 1)), str(data.get("source", "")), classes)
+    return Manifest(
+        str(data.get("name", Path(folder).name)), int(data.get("channels", 1)), str(data.get("source", "")), classes
+    )
 
 
 def class_names_of(source: DataSource) -> list[str]:

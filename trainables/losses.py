@@ -8,7 +8,7 @@ name -> weight, e.g. ``{ce: 0.3, dice: 0.7}``. Dice, Jaccard
 and focal come from segmentation-models-pytorch.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.nn import functional as F
@@ -65,7 +65,9 @@ def build_loss(spec: str | dict[str, float] = "ce", focal_gamma: float = 2.0) ->
     return lambda logits, target: sum(weight * fn(logits, target) for weight, fn in parts)
 
 
-def segmentation_loss(output, target: torch.Tensor, ds_lambda: float = 0.0, loss: LossFn = F.cross_entropy) -> torch.Tensor:
+def segmentation_loss(
+    output, target: torch.Tensor, ds_lambda: float = 0.0, loss: LossFn = F.cross_entropy
+) -> torch.Tensor:
     if isinstance(output, tuple):
         final, aux = output
         return (1 - ds_lambda) * loss(final, target) + ds_lambda * loss(aux, target)

@@ -16,7 +16,9 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
 
 
 def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.full_like(denominator, float("nan")))
+    return torch.where(
+        denominator > 0, numerator / denominator.clamp(min=1), torch.full_like(denominator, float("nan"))
+    )
 
 
 def _per_class(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -97,7 +99,7 @@ def crack_metrics(confusion: torch.Tensor, crack: int = 1) -> dict[str, float]:
 def image_level_errors(pred_masks, true_masks, crack: int = 1) -> dict[str, int]:
     """False positive image: no crack pixel in the truth but some predicted; false negative: the reverse."""
     false_positive = false_negative = 0
-    for pred, true in zip(pred_masks, true_masks):
+    for pred, true in zip(pred_masks, true_masks, strict=True):
         has_pred, has_true = bool((pred == crack).any()), bool((true == crack).any())
         false_positive += has_pred and not has_true
         false_negative += has_true and not has_pred
@@ -112,7 +114,9 @@ def threshold_column(threshold: float) -> str:
     return f"val_fg_iou_t{round(threshold * 100):03d}"
 
 
-def threshold_sweep(probabilities: torch.Tensor, target: torch.Tensor, thresholds=SWEEP_THRESHOLDS) -> dict[float, float]:
+def threshold_sweep(
+    probabilities: torch.Tensor, target: torch.Tensor, thresholds=SWEEP_THRESHOLDS
+) -> dict[float, float]:
     """Binary task: foreground IoU at each probability threshold (0.50 and 0.90 ... 0.98)."""
     return {t: float(iou_per_class(confusion_matrix((probabilities >= t).long(), target, 2))[1]) for t in thresholds}
 
@@ -122,7 +126,7 @@ def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 
     out = {}
     for cls in range(1, num_classes):
         matrix = [[0, 0], [0, 0]]  # [truth][prediction], 0 = absent, 1 = present
-        for pred, true in zip(pred_masks, true_masks):
+        for pred, true in zip(pred_masks, true_masks, strict=True):
             matrix[int((true == cls).sum() >= min_pixels)][int((pred == cls).sum() >= min_pixels)] += 1
         total = sum(map(sum, matrix))
         out[cls] = {"accuracy": (matrix[0][0] + matrix[1][1]) / total if total else math.nan, "confusion": matrix}

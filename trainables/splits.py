@@ -34,7 +34,9 @@ def make_split(stems: list[str], val: float, test: float, folds: int | None, fol
         chunks = [sorted(chunk.tolist()) for chunk in np.array_split(np.array(rest, dtype=object), folds)]
         empty = [i for i, chunk in enumerate(chunks) if not chunk]
         if empty:
-            raise SplitError(f"{len(rest)} image(s) cannot fill {folds} folds (fold {empty[0]} is empty); use fewer folds")
+            raise SplitError(
+                f"{len(rest)} image(s) cannot fill {folds} folds (fold {empty[0]} is empty); use fewer folds"
+            )
         chosen = select_fold({"folds": chunks}, fold)
         train, val_stems = chosen["train"], chosen["val"]
     else:
@@ -43,5 +45,14 @@ def make_split(stems: list[str], val: float, test: float, folds: int | None, fol
         val_stems, train = sorted(rest[:n_val]), sorted(rest[n_val:])
     for name, part in (("train", train), ("validation", val_stems)):
         if not part:
-            raise SplitError(f"the {name} split of {len(stems)} image(s) is empty (val={val}, test={test}); change the split")
-    return {"seed": seed, "train": train, "val": val_stems, "test": sorted(held_out), "folds": chunks, "fold": fold if folds else None}
+            raise SplitError(
+                f"the {name} split of {len(stems)} image(s) is empty (val={val}, test={test}); change the split"
+            )
+    return {
+        "seed": seed,
+        "train": train,
+        "val": val_stems,
+        "test": sorted(held_out),
+        "folds": chunks,
+        "fold": fold if folds else None,
+    }

@@ -63,7 +63,12 @@ class Run:
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int, world: int, rank: int, workers: int) -> DataLoader:
     # Seeded: the shuffling order and the augmentation draws (per-worker seeds derive from the generator).
     generator = torch.Generator().manual_seed(seed)
-    options = {"batch_size": batch_size, "num_workers": workers, "generator": generator, "persistent_workers": workers > 0}
+    options = {
+        "batch_size": batch_size,
+        "num_workers": workers,
+        "generator": generator,
+        "persistent_workers": workers > 0,
+    }
     if shuffle and world > 1:
         sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
         return DataLoader(dataset, sampler=sampler, **options)

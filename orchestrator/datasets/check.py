@@ -7,9 +7,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from trainables.data import MANIFEST, Manifest, read_manifest
-
 from orchestrator.errors import UserError
+from trainables.data import MANIFEST, Manifest, read_manifest
 
 
 class DatasetError(UserError):
@@ -65,7 +64,9 @@ def check_dataset(path: str | Path) -> DatasetInfo:
             unreadable.append(image_path.name)
             continue
         if image.shape[:2] != mask.shape:
-            mismatched.append(f"{image_path.name} ({image.shape[1]}x{image.shape[0]} vs {mask.shape[1]}x{mask.shape[0]})")
+            mismatched.append(
+                f"{image_path.name} ({image.shape[1]}x{image.shape[0]} vs {mask.shape[1]}x{mask.shape[0]})"
+            )
         unknown = set(np.unique(mask).tolist()) - values
         if unknown:
             bad_values.append(f"{image_path.name} {sorted(unknown)[:3]}")
@@ -75,5 +76,9 @@ def check_dataset(path: str | Path) -> DatasetInfo:
     if mismatched:
         raise offenders("image and mask sizes differ", mismatched, "fix the masks")
     if bad_values:
-        raise offenders(f"mask values not in the class map {sorted(values)}", bad_values, f"fix the masks or the classes in {MANIFEST}")
+        raise offenders(
+            f"mask values not in the class map {sorted(values)}",
+            bad_values,
+            f"fix the masks or the classes in {MANIFEST}",
+        )
     return DatasetInfo(root, manifest, [p.stem for p in images], sizes)

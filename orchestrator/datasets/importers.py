@@ -4,15 +4,14 @@ Each takes the source folder and yields (stem, image, class-index mask).
 """
 
 import csv
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
-from trainables.data import MANIFEST
-
 from orchestrator.datasets.check import DatasetError, offenders, read_image
 from orchestrator.datasets.writer import write_dataset
+from trainables.data import MANIFEST
 
 Item = tuple[str, np.ndarray, np.ndarray]
 
@@ -36,7 +35,9 @@ def _class_lookup(value_to_index: dict[int, int]) -> np.ndarray:
 
 def isbi2012(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
     """``train/image/N.png`` + ``train/label/N.png``; label 255 = cell, 0 = membrane."""
-    images = sorted(_require(src / "train" / "image", "ISBI 2012 layout train/image/N.png").glob("*.png"), key=lambda p: int(p.stem))
+    images = sorted(
+        _require(src / "train" / "image", "ISBI 2012 layout train/image/N.png").glob("*.png"), key=lambda p: int(p.stem)
+    )
     labels = _require(src / "train" / "label", "ISBI 2012 layout train/label/N.png")
 
     def items():
@@ -63,7 +64,10 @@ def sstem(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
             label = read_image(labels / f"labels{int(path.stem):08d}.png", "L")
             mask = lookup[label]
             if (mask == UNMAPPED).any():
-                raise DatasetError(f"{path.name}: label values {sorted(set(np.unique(label)) - set(SSTEM_VALUES))} not in the ssTEM label map")
+                raise DatasetError(
+                    f"{path.name}: label values {sorted(set(np.unique(label)) - set(SSTEM_VALUES))} "
+                    "not in the ssTEM label map"
+                )
             yield path.stem, read_image(path, "L"), mask
 
     return SSTEM_CLASSES, items()
@@ -103,7 +107,9 @@ def folders(src: Path, class_map: dict[str, int] | None = None, **_) -> tuple[li
         for path in images:
             mask = lookup[read_image(masks[path.stem], "L")]
             if (mask == UNMAPPED).any():
-                raise DatasetError(f"{masks[path.stem].name}: mask values outside the class map {class_map}; pass --class-map")
+                raise DatasetError(
+                    f"{masks[path.stem].name}: mask values outside the class map {class_map}; pass --class-map"
+                )
             image = read_image(path)
             yield path.stem, image if image.ndim == 2 else image[..., :3], mask
 
@@ -114,7 +120,7 @@ def decode_rle(encoded: str, shape: tuple[int, int]) -> np.ndarray:
     """Run-length pairs (1-indexed start, length), column-major (the steel-defect convention)."""
     flat = np.zeros(shape[0] * shape[1], np.uint8)
     numbers = [int(n) for n in encoded.split()]
-    for start, length in zip(numbers[0::2], numbers[1::2]):
+    for start, length in zip(numbers[0::2], numbers[1::2], strict=False):
         flat[start - 1 : start - 1 + length] = 1
     return flat.reshape(shape[1], shape[0]).T
 

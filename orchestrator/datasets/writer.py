@@ -1,8 +1,8 @@
 """Writing the project's dataset format::
 
-    dataset.yaml        name, channels, source, classes: [{name, value}]
-    images/<stem>.png   8-bit grayscale or RGB
-    masks/<stem>.png    8-bit; pixel value = the class's ``value``
+dataset.yaml        name, channels, source, classes: [{name, value}]
+images/<stem>.png   8-bit grayscale or RGB
+masks/<stem>.png    8-bit; pixel value = the class's ``value``
 """
 
 from collections.abc import Iterable

@@ -249,7 +249,9 @@ def _reference_columns(table: Table, comparison: _Comparison, reference: Path) -
     for dataset in comparison.datasets:
         published = [references.get((*key, dataset), math.nan) for key in comparison.row_keys]
         measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
-        differences = [NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)]
+        differences = [
+            NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)
+        ]
         table.add_column(f"{dataset} published", [format_value(value) for value in published])
         table.add_column(f"{dataset} Δpub", differences)
     table.notes.append(f"published: numbers from {reference.name}; Δpub = measured − published.")
@@ -319,7 +321,10 @@ def _prepare(results: StudyResults, options: CompareOptions) -> _Comparison:
     values = _arm_values(results, metric)
     trials = results.trials
     row_keys = sorted(
-        {*zip(trials["architecture"], trials["variant"]), *zip(values["architecture"], values["variant"])}
+        {
+            *zip(trials["architecture"], trials["variant"], strict=True),
+            *zip(values["architecture"], values["variant"], strict=True),
+        }
     )
     datasets = sorted({*trials["dataset"].dropna(), *values["dataset"].dropna()})
     return _Comparison(results, metric, values, row_keys, datasets)

@@ -9,4 +9,3 @@ def compute_hours(trials: pd.DataFrame) -> tuple[float, str]:
     per_worker = trials["gpus_per_worker"].where(gpu, trials["cpus_per_worker"]).fillna(1)
     hours = (trials["wall_seconds"].fillna(0) * trials["workers"].fillna(1) * per_worker).sum() / 3600
     return hours, "GPU-h" if gpu.any() else "CPU-h"
-

@@ -31,8 +31,14 @@ def _log_scale(values: pd.Series) -> bool:
 
 
 def _searched_pair(trials: pd.DataFrame) -> tuple[str, str] | None:
-    searched = [c for c in trials.columns if c.startswith("hp_") and pd.api.types.is_numeric_dtype(trials[c])
-                and trials[c].notna().all() and trials[c].nunique() > 1]
+    searched = [
+        c
+        for c in trials.columns
+        if c.startswith("hp_")
+        and pd.api.types.is_numeric_dtype(trials[c])
+        and trials[c].notna().all()
+        and trials[c].nunique() > 1
+    ]
     for x, y in plot_pairs():
         if f"hp_{x}" in searched and f"hp_{y}" in searched:
             return f"hp_{x}", f"hp_{y}"

@@ -33,7 +33,9 @@ def load_references(path: Path) -> dict[tuple[str, str, str], float]:
         try:
             value = float(row["value"])
         except ValueError:
-            raise UserError(f"{path}: row {number}: value {row['value']!r} is not a number; write e.g. 0.8559") from None
+            raise UserError(
+                f"{path}: row {number}: value {row['value']!r} is not a number; write e.g. 0.8559"
+            ) from None
         if math.isnan(value):
             continue
         references[(str(row["architecture"]), str(row["variant"]), str(row["dataset"]))] = value

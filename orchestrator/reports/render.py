@@ -7,6 +7,7 @@ import csv
 import html
 import io
 
+
 def _emphasise(rows: list[list[str]], bold: set, wrap) -> list[list[str]]:
     return [[wrap(cell) if (i, j) in bold else cell for j, cell in enumerate(row)] for i, row in enumerate(rows)]
 

@@ -1,7 +1,7 @@
 """`orchestrate status`: per arm, trials finished / failed / unfinished and the best so far."""
 
-from orchestrator.reports.render import render
 from orchestrator.reports.formatting import format_value
+from orchestrator.reports.render import render
 from orchestrator.results.store import read_table
 from orchestrator.study.folder import StudyDir
 
@@ -24,8 +24,14 @@ def study_status(study: StudyDir) -> str:
             state = "in progress"
         else:
             state = "pending"
-        rows.append([
-            arm.id, state, f"{len(mine)}/{spec.budget.trials_per_arm}",
-            str(int((mine["status"] == "failed").sum())), str(unfinished), format_value(best),
-        ])
+        rows.append(
+            [
+                arm.id,
+                state,
+                f"{len(mine)}/{spec.budget.trials_per_arm}",
+                str(int((mine["status"] == "failed").sum())),
+                str(unfinished),
+                format_value(best),
+            ]
+        )
     return render(headers, rows, "markdown", f"study {spec.name} at {study.root}")

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.schema import FIXED_COLUMNS, TABLES, table_schemas
 
+
 def _write_atomically(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")  # a leading "." hides it from pyarrow.dataset
@@ -50,8 +51,14 @@ class ResultsStore:
 
     def write_evaluation(self, arm: str, trial_id: str, summary: dict[str, Any], images: list[dict[str, Any]]) -> None:
         # Images first: an evaluation counts as done once its summary row exists.
-        _write_atomically(pa.Table.from_pylist(images, schema=self.schemas["images"]), self._dir("images", arm) / f"{trial_id}.parquet")
-        _write_atomically(pa.Table.from_pylist([summary], schema=self.schemas["tests"]), self._dir("tests", arm) / f"{trial_id}.parquet")
+        _write_atomically(
+            pa.Table.from_pylist(images, schema=self.schemas["images"]),
+            self._dir("images", arm) / f"{trial_id}.parquet",
+        )
+        _write_atomically(
+            pa.Table.from_pylist([summary], schema=self.schemas["tests"]),
+            self._dir("tests", arm) / f"{trial_id}.parquet",
+        )
 
     def evaluated(self, arm: str) -> bool:
         return any(self._dir("tests", arm).glob("*.parquet"))

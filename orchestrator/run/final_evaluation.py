@@ -53,6 +53,6 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     summary, images = evaluate_checkpoint(checkpoint, config, sampled_hyperparameters(row, arm.variant.space), device)
     keys = {**arm_key(config), "trial_id": row["trial_id"]}
-    summary.update(keys, evaluated_at=dt.datetime.now(dt.timezone.utc))
+    summary.update(keys, evaluated_at=dt.datetime.now(dt.UTC))
     study.results.write_evaluation(arm.id, row["trial_id"], summary, [{**keys, **image} for image in images])
     return summary

@@ -14,9 +14,7 @@ def claim_driver(study: StudyDir) -> None:
         other = int(pid_file.read_text())
         if other != os.getpid():
             os.kill(other, 0)  # raises if that process is gone
-            raise UserError(
-                f"study {study.root} is already being run by process {other}; wait for it or stop it first"
-            )
+            raise UserError(f"study {study.root} is already being run by process {other}; wait for it or stop it first")
     except (FileNotFoundError, ValueError, ProcessLookupError):
         pass
     pid_file.write_text(str(os.getpid()))

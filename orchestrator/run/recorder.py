@@ -19,7 +19,7 @@ FINISHED = ("TERMINATED", "ERROR")
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _read_error(trial) -> str:

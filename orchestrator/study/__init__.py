@@ -1,4 +1,4 @@
-"""A study before it runs: the spec, its checks, the study folder, the data splits and each arm's trial configuration."""
+"""A study before it runs: the spec, its checks, the study folder, the data splits, each arm's trial configuration."""
 
 from orchestrator.study.checks import space_context, validate_study
 from orchestrator.study.folder import StudyDir

@@ -92,7 +92,8 @@ def _check_loss(spec: StudySpec) -> None:
     unknown = [name for name in names if name not in LOSSES]
     if unknown:
         raise UserError(
-            f"training.loss: unknown loss {unknown[0]!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights"
+            f"training.loss: unknown loss {unknown[0]!r}; "
+            f"use one of {', '.join(LOSSES)} or a mapping of them to weights"
         )
     binary = [name for name in names if name in BINARY_LOSSES]
     for dataset in spec.datasets:

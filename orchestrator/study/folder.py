@@ -1,13 +1,13 @@
 """A study's directory: the spec copy, one Tune experiment per arm, checkpoints, results, logs.
 
-    <storage>/<study name>/
-        spec.yaml         the spec as submitted (data paths made absolute); resume reads this copy
-        splits/<dataset>.json  the source images of each split (and fold); resume reuses them
-        arms/<arm>/       the arm's Ray Tune experiment (searcher state included)
-        train/            Ray Train runs: each trial's checkpoints
-        results/          Parquet tables (see orchestrator.results.store)
-        state/<arm>.done  written when every trial of the arm is recorded
-        logs/             Ray's own logs
+<storage>/<study name>/
+    spec.yaml         the spec as submitted (data paths made absolute); resume reads this copy
+    splits/<dataset>.json  the source images of each split (and fold); resume reuses them
+    arms/<arm>/       the arm's Ray Tune experiment (searcher state included)
+    train/            Ray Train runs: each trial's checkpoints
+    results/          Parquet tables (see orchestrator.results.store)
+    state/<arm>.done  written when every trial of the arm is recorded
+    logs/             Ray's own logs
 """
 
 import json
@@ -16,15 +16,14 @@ from functools import cached_property
 from pathlib import Path
 
 import search_spaces
-from trainables.data import class_names_of
-from trainables.splits import select_fold
-
 from orchestrator import __version__
 from orchestrator.errors import UserError
 from orchestrator.results.schema import SCHEMA_VERSION
 from orchestrator.results.store import ResultsStore
 from orchestrator.study.spec import DatasetSpec, StudySpec, dump_spec, load_spec
 from orchestrator.study.splits import compute_split
+from trainables.data import class_names_of
+from trainables.splits import select_fold
 
 SPEC_FILE = "spec.yaml"
 
@@ -51,7 +50,9 @@ class StudyDir:
     def open(cls, path: str | Path) -> "StudyDir":
         study = cls(Path(path))
         if not (study.root / SPEC_FILE).is_file():
-            raise UserError(f"{path} is not a study directory (no {SPEC_FILE}); give the folder `orchestrate run` created")
+            raise UserError(
+                f"{path} is not a study directory (no {SPEC_FILE}); give the folder `orchestrate run` created"
+            )
         return study
 
     @cached_property

@@ -182,7 +182,9 @@ class StudySpec(_Strict):
 class Arm:
     """One (dataset, architecture, variant) cell of the comparison, on one fold when the dataset has folds."""
 
-    def __init__(self, dataset: DatasetSpec, architecture: ArchitectureSpec, variant: VariantSpec, fold: int | None = None):
+    def __init__(
+        self, dataset: DatasetSpec, architecture: ArchitectureSpec, variant: VariantSpec, fold: int | None = None
+    ):
         self.dataset, self.architecture, self.variant, self.fold = dataset, architecture, variant, fold
 
     @property
@@ -207,7 +209,9 @@ def parse_spec(data: Any, source: str) -> StudySpec:
         first = error.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-        raise UserError(f"{source}: {_format_location(first['loc'])}: {message}{more}; fix the spec and retry") from None
+        raise UserError(
+            f"{source}: {_format_location(first['loc'])}: {message}{more}; fix the spec and retry"
+        ) from None
 
 
 def load_spec(path: str | Path) -> StudySpec:

@@ -17,7 +17,12 @@ def compute_split(spec: StudySpec, dataset: DatasetSpec) -> dict:
     split = dataset.split
     try:
         return make_split(
-            source_stems(dataset.source()), split.val, split.test, split.folds, split.fold or 0, data_seed(spec, dataset)
+            source_stems(dataset.source()),
+            split.val,
+            split.test,
+            split.folds,
+            split.fold or 0,
+            data_seed(spec, dataset),
         )
     except SplitError as error:
         raise UserError(f"dataset {dataset.name!r}: {error}") from None

@@ -30,7 +30,10 @@ def test_required_spaces_exist():
 def _suggestions(seed: int, count: int = 6) -> list[dict]:
     searcher = StudyOptunaSearch(
         space=functools.partial(_sample, "frem", {"bottleneck_channels": 64}),
-        metric="val_miou", mode="max", sampler=TPESampler(seed=seed), epochs=2,
+        metric="val_miou",
+        mode="max",
+        sampler=TPESampler(seed=seed),
+        epochs=2,
     )
     return [searcher.suggest(f"t{i}") for i in range(count)]
 
@@ -44,8 +47,11 @@ def test_same_seed_gives_the_same_sampled_configurations():
 
 def test_early_stopped_and_errored_trials_are_not_told_as_complete():
     searcher = StudyOptunaSearch(
-        space=functools.partial(_sample, "baseline", {}), metric="val_miou", mode="max",
-        sampler=TPESampler(seed=0), epochs=4,
+        space=functools.partial(_sample, "baseline", {}),
+        metric="val_miou",
+        mode="max",
+        sampler=TPESampler(seed=0),
+        epochs=4,
     )
     for trial_id in ("stopped", "errored", "done"):
         searcher.suggest(trial_id)

@@ -41,8 +41,12 @@ def test_frozen_and_cheap_to_pickle(config):
 
 def test_each_spec_section_maps_onto_its_settings_field_by_field():
     # Defaults live in the spec only: the settings classes have none, and every field comes from the spec.
-    pairs = [(DatasetSpec, DataSource), (TrainingSpec, TrainingSettings), (ResourcesSpec, Resources),
-             (EvaluationSpec, EvaluationSettings)]
+    pairs = [
+        (DatasetSpec, DataSource),
+        (TrainingSpec, TrainingSettings),
+        (ResourcesSpec, Resources),
+        (EvaluationSpec, EvaluationSettings),
+    ]
     for spec_class, settings_class in pairs:
         fields = dataclasses.fields(settings_class)
         assert all(f.default is dataclasses.MISSING for f in fields), settings_class

@@ -58,7 +58,9 @@ def test_tiles_of_one_image_stay_in_its_split_and_are_exact_crops():
     image = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8)
     mask = (np.arange(64 * 64).reshape(64, 64) % 3).astype(np.uint8)
     tiles = resize_and_tile([(image, mask)], None, 32)
-    assert len(tiles) == 4 and np.array_equal(tiles[3][0], image[32:, 32:]) and np.array_equal(tiles[1][1], mask[:32, 32:])
+    assert (
+        len(tiles) == 4 and np.array_equal(tiles[3][0], image[32:, 32:]) and np.array_equal(tiles[1][1], mask[:32, 32:])
+    )
     resized = resize_and_tile([(image, mask)], [16, 24], None)
     assert resized[0][0].shape == (16, 24) and set(np.unique(resized[0][1])) <= {0, 1, 2}
 
@@ -96,7 +98,11 @@ def test_augmentations_keep_image_and_mask_aligned(policy, channels):
 def test_folder_dataset_loads_its_split_and_maps_mask_values(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
-    manifest = {"name": "toy", "channels": 1, "classes": [{"name": "membrane", "value": 0}, {"name": "cell", "value": 255}]}
+    manifest = {
+        "name": "toy",
+        "channels": 1,
+        "classes": [{"name": "membrane", "value": 0}, {"name": "cell", "value": 255}],
+    }
     (tmp_path / "dataset.yaml").write_text(yaml.safe_dump(manifest))
     for i in range(4):
         Image.fromarray(np.full((16, 16), 40 * i, np.uint8)).save(tmp_path / "images" / f"{i}.png")

@@ -33,7 +33,9 @@ def test_weighted_sum_and_deep_supervision_wrap_any_loss():
 
 def test_focal_gamma_is_used_and_unknown_losses_are_rejected():
     logits, target = torch.randn(2, 2, 4, 4), torch.randint(0, 2, (2, 4, 4))
-    assert not torch.allclose(build_loss("focal", focal_gamma=0.0)(logits, target), build_loss("focal", focal_gamma=3.0)(logits, target))
+    assert not torch.allclose(
+        build_loss("focal", focal_gamma=0.0)(logits, target), build_loss("focal", focal_gamma=3.0)(logits, target)
+    )
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         build_loss("hinge")
     with pytest.raises(ValueError, match="needs 2 classes"):

@@ -70,7 +70,12 @@ def test_threshold_sweep_covers_050_and_090_to_098():
     target = torch.tensor([0, 1, 1, 1])
     sweep = threshold_sweep(probabilities, target)
     assert list(sweep) == [0.5, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98]
-    assert sweep[0.5] == 1.0 and math.isclose(sweep[0.95], 2 / 3) and math.isclose(sweep[0.96], 1 / 3) and sweep[0.98] == 0.0
+    assert (
+        sweep[0.5] == 1.0
+        and math.isclose(sweep[0.95], 2 / 3)
+        and math.isclose(sweep[0.96], 1 / 3)
+        and sweep[0.98] == 0.0
+    )
 
 
 def test_defect_presence_with_a_minimum_pixel_count():

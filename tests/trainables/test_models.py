@@ -2,12 +2,19 @@ import pytest
 import torch
 
 from trainables.losses import segmentation_loss
-from trainables.models import FeatureRandomEnhancement, UNet, bottleneck_channels, build_model
+from trainables.models import FeatureRandomEnhancement, bottleneck_channels, build_model
 
 
 def tiny(variant="baseline", hyper=None, **kwargs):
-    return build_model("unet", variant, in_channels=kwargs.pop("in_channels", 1), num_classes=kwargs.pop("num_classes", 2),
-                       params={"base_channels": 4, "depth": 2}, hyper=hyper, seed=3)
+    return build_model(
+        "unet",
+        variant,
+        in_channels=kwargs.pop("in_channels", 1),
+        num_classes=kwargs.pop("num_classes", 2),
+        params={"base_channels": 4, "depth": 2},
+        hyper=hyper,
+        seed=3,
+    )
 
 
 @pytest.mark.parametrize("in_channels", [1, 3])

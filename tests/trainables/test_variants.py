@@ -25,8 +25,9 @@ def test_each_variant_builds_from_its_example_and_has_a_default_space(name):
     space = search_spaces.load_space(name)  # the default search space is named like the variant
     assert set(variant.hyperparameters) <= set(space.PARAMETERS)
     assert set(variant.hyperparameters) <= set(variant.example) and set(variant.bounds) <= set(variant.hyperparameters)
-    model = build_model("unet", name, in_channels=1, num_classes=2, params={"base_channels": 4, "depth": 2},
-                        hyper=variant.example)
+    model = build_model(
+        "unet", name, in_channels=1, num_classes=2, params={"base_channels": 4, "depth": 2}, hyper=variant.example
+    )
     model.train()
     output = model(torch.rand(2, 1, 16, 16))
     assert isinstance(output, tuple) == variant.aux_head

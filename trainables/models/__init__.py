@@ -5,9 +5,10 @@ takes a ``bottleneck_transform`` and an ``aux_head``, which is how each variant
 of ``trainables.variants`` changes it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
@@ -53,11 +54,17 @@ ARCHITECTURES: dict[str, Architecture] = {
     "se_unet": _unet(block="se"),
     "attention_residual_unet": _unet(block="residual", attention=True),
     "smp_unet": Architecture(
-        SmpUNet, {"encoder": "resnet34", "encoder_depth": 5, "encoder_weights_path": None}, smp_bottleneck_channels, "encoder_depth"
+        SmpUNet,
+        {"encoder": "resnet34", "encoder_depth": 5, "encoder_weights_path": None},
+        smp_bottleneck_channels,
+        "encoder_depth",
     ),
 }
 
-def architecture_params(architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline") -> dict[str, Any]:
+
+def architecture_params(
+    architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline"
+) -> dict[str, Any]:
     """The architecture's defaults overridden by ``params`` (and by the variant); raises on unknown keys."""
     if architecture not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}")

@@ -51,7 +51,10 @@ class SmpUNet(BottleneckVariants):
     def forward(self, images: torch.Tensor):
         multiple = 2**self.depth
         if images.shape[-2] % multiple or images.shape[-1] % multiple:
-            raise ValueError(f"smp U-Net of depth {self.depth} needs height and width divisible by {multiple}; got {tuple(images.shape[-2:])}")
+            raise ValueError(
+                f"smp U-Net of depth {self.depth} needs height and width divisible by {multiple}; "
+                f"got {tuple(images.shape[-2:])}"
+            )
         features = self.model.encoder(images)
         features[-1] = bottom = self.bottleneck_transform(features[-1])
         final = self.model.segmentation_head(self.model.decoder(features))

@@ -47,7 +47,9 @@ class _DecoderLevel(nn.Module):
         if upsample == "transpose":
             self.up = nn.ConvTranspose2d(below, width, 2, stride=2)
         else:
-            self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.Conv2d(below, width, 1))
+            self.up = nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.Conv2d(below, width, 1)
+            )
         sources = []
         if encoder_attention != "none":
             sources = [k for k in range(min(ENCODER_LEVELS_SHARED, len(widths) - 1)) if k != level]
@@ -63,9 +65,11 @@ class _DecoderLevel(nn.Module):
 
     def forward(self, x: torch.Tensor, encoder_outputs: list[torch.Tensor], level: int) -> torch.Tensor:
         g = self.up(x)
-        skips = [encoder_outputs[level]] + [extra(encoder_outputs[k]) for k, extra in zip(self.sources, self.extras)]
+        skips = [encoder_outputs[level]] + [
+            extra(encoder_outputs[k]) for k, extra in zip(self.sources, self.extras, strict=True)
+        ]
         if self.full:
-            skip = torch.cat([gate(s, g) for gate, s in zip(self.gates, skips)], dim=1)
+            skip = torch.cat([gate(s, g) for gate, s in zip(self.gates, skips, strict=True)], dim=1)
         else:
             skip = torch.cat(skips, dim=1)
             if self.gate is not None:
@@ -99,11 +103,14 @@ class UNet(BottleneckVariants):
         conv = BLOCKS[block]
         widths = [base_channels * 2**level for level in range(depth + 1)]
         self.depth = depth
-        self.encoder = nn.ModuleList(conv(c_in, c_out) for c_in, c_out in zip([in_channels] + widths[:-2], widths[:-1]))
+        self.encoder = nn.ModuleList(
+            conv(c_in, c_out) for c_in, c_out in zip([in_channels] + widths[:-2], widths[:-1], strict=True)
+        )
         self.bottleneck = conv(widths[-2], widths[-1])
         self.bottleneck_transform = bottleneck_transform or nn.Identity()
         self.decoder = nn.ModuleList(
-            _DecoderLevel(level, widths, conv, attention, encoder_attention, upsample) for level in reversed(range(depth))
+            _DecoderLevel(level, widths, conv, attention, encoder_attention, upsample)
+            for level in reversed(range(depth))
         )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
         self.aux_head = nn.Conv2d(widths[-1], num_classes, 1) if aux_head else None
@@ -127,7 +134,7 @@ class UNet(BottleneckVariants):
             x = F.max_pool2d(x, 2)
         bottom = self.bottleneck_transform(self.bottleneck(x))
         x = bottom
-        for level, decoder_level in zip(reversed(range(self.depth)), self.decoder):
+        for level, decoder_level in zip(reversed(range(self.depth)), self.decoder, strict=True):
             x = decoder_level(x, outputs, level)
         final = self.head(x)
         return self.outputs(final, bottom, images)

@@ -71,9 +71,18 @@ def _folder_dataset(root: Path, count: int = 3, size=(16, 16)) -> Path:
     "breakage, message",
     [
         (lambda r: (r / "masks" / "1.png").unlink(), r"images without a mask .*\(1 file\(s\)\): 1.png"),
-        (lambda r: Image.fromarray(np.zeros((8, 16), np.uint8)).save(r / "masks" / "2.png"), "image and mask sizes differ .*2.png"),
-        (lambda r: Image.fromarray(np.full((16, 16), 7, np.uint8)).save(r / "masks" / "0.png"), r"mask values not in the class map \[0, 1\] .*0.png \[7\]"),
-        (lambda r: (r / "images" / "0.png").write_bytes((r / "images" / "0.png").read_bytes()[:40]), "unreadable or truncated .*0.png"),
+        (
+            lambda r: Image.fromarray(np.zeros((8, 16), np.uint8)).save(r / "masks" / "2.png"),
+            "image and mask sizes differ .*2.png",
+        ),
+        (
+            lambda r: Image.fromarray(np.full((16, 16), 7, np.uint8)).save(r / "masks" / "0.png"),
+            r"mask values not in the class map \[0, 1\] .*0.png \[7\]",
+        ),
+        (
+            lambda r: (r / "images" / "0.png").write_bytes((r / "images" / "0.png").read_bytes()[:40]),
+            "unreadable or truncated .*0.png",
+        ),
         (lambda r: [p.unlink() for p in (r / "images").glob("*.png")], "is empty"),
     ],
     ids=["missing-mask", "size-mismatch", "unknown-value", "truncated", "empty"],
@@ -100,7 +109,17 @@ def test_broken_data_stops_validation_with_exit_code_2_and_lists_the_first_files
 def test_a_split_with_an_empty_fold_is_an_error_at_validation(tmp_path, write_spec):
     from tests.conftest import tiny_spec
 
-    spec = tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "num_images": 4, "image_size": 32, "split": {"val": 1, "test": 1, "folds": 4}}])
+    spec = tiny_spec(
+        datasets=[
+            {
+                "name": "c",
+                "kind": "synthetic",
+                "num_images": 4,
+                "image_size": 32,
+                "split": {"val": 1, "test": 1, "folds": 4},
+            }
+        ]
+    )
     result = runner.invoke(app, ["validate", str(write_spec(spec))])
     assert result.exit_code == 2 and "fold 3 is empty" in result.output
 
@@ -114,7 +133,9 @@ def test_folders_importer_with_a_class_map(tmp_path):
         mask = np.zeros((8, 8), np.uint8)
         mask[2:4] = 255
         Image.fromarray(mask).save(src / "masks" / f"img{i}.png")
-    result = runner.invoke(app, ["datasets", "import", "folders", str(src), str(tmp_path / "out"), "--class-map", "background=0,crack=255"])
+    result = runner.invoke(
+        app, ["datasets", "import", "folders", str(src), str(tmp_path / "out"), "--class-map", "background=0,crack=255"]
+    )
     assert result.exit_code == 0, result.output
     info = summarize(tmp_path / "out")
     assert info["channels"] == 3 and [c["pixels"] for c in info["classes"]] == [2 * 48, 2 * 16]
@@ -135,7 +156,14 @@ def test_rle_csv_importer_multi_label(tmp_path):
     Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "b.jpg")
     with open(src / "train.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerows([["ImageId", "ClassId", "EncodedPixels"], ["a.jpg", "1", "1 4"], ["a.jpg", "3", "21 2"], ["b.jpg", "3", "5 1"]])
+        writer.writerows(
+            [
+                ["ImageId", "ClassId", "EncodedPixels"],
+                ["a.jpg", "1", "1 4"],
+                ["a.jpg", "3", "21 2"],
+                ["b.jpg", "3", "5 1"],
+            ]
+        )
     report = import_dataset("rle-csv", src, tmp_path / "out")
     assert report["classes"] == ["background", "class_1", "class_3"] and report["count"] == 2
     mask = np.asarray(Image.open(tmp_path / "out" / "masks" / "a.png"))
@@ -152,7 +180,10 @@ def test_crackforest_skips_images_without_ground_truth(tmp_path):
         Image.fromarray(np.full((8, 8, 3), 120, np.uint8)).save(src / "image" / f"{stem}.jpg")
     segmentation = np.ones((8, 8), np.uint8)
     segmentation[3, :] = 2
-    savemat(src / "groundTruth" / "001.mat", {"groundTruth": {"Segmentation": segmentation, "Boundaries": segmentation == 2}})
+    savemat(
+        src / "groundTruth" / "001.mat",
+        {"groundTruth": {"Segmentation": segmentation, "Boundaries": segmentation == 2}},
+    )
     report = import_dataset("crackforest", src, tmp_path / "out")
     assert report["count"] == 1 and report["skipped"] == ["002.jpg"]
     assert np.asarray(Image.open(tmp_path / "out" / "masks" / "001.png")).sum() == 8

@@ -16,7 +16,12 @@ from tests.conftest import orchestrate, tiny_spec
 
 pytestmark = pytest.mark.ray
 
-ARMS = ["cells__unet__baseline__fold0", "cells__unet__baseline__fold1", "cells__unet__frem__fold0", "cells__unet__frem__fold1"]
+ARMS = [
+    "cells__unet__baseline__fold0",
+    "cells__unet__baseline__fold1",
+    "cells__unet__frem__fold0",
+    "cells__unet__frem__fold1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +29,9 @@ def folds_study(tmp_path_factory):
     root = tmp_path_factory.mktemp("folds")
     spec = tiny_spec(
         "folds",
-        datasets=[{"name": "cells", "kind": "synthetic", "num_images": 16, "image_size": 32, "split": {"folds": 2, "test": 4}}],
+        datasets=[
+            {"name": "cells", "kind": "synthetic", "num_images": 16, "image_size": 32, "split": {"folds": 2, "test": 4}}
+        ],
         budget={"trials_per_arm": 2, "epochs": 2, "max_concurrent_trials": 2},
         training={"batch_size": 4, "loss": {"ce": 0.5, "dice": 0.5}},
     )
@@ -46,16 +53,24 @@ def test_every_fold_is_an_arm_and_each_arm_is_evaluated_once_on_the_test_images(
         mine = trials[trials["arm"] == row["arm"]]
         assert row["trial_id"] == mine.loc[mine["best_metric"].idxmax(), "trial_id"]
     assert len(images) == 16 and images.groupby("arm")["image"].nunique().eq(4).all()
-    assert tests["test_miou"].between(0, 1).all() and (tests["parameters"] > 0).all() and (tests["inference_ms"] > 0).all()
+    assert (
+        tests["test_miou"].between(0, 1).all() and (tests["parameters"] > 0).all() and (tests["inference_ms"] > 0).all()
+    )
     # binary task: threshold chosen on validation from the sweep, crack-style metrics and image-level errors
     assert tests["threshold"].isin([0.5, *np.round(np.arange(0.90, 0.985, 0.01), 2)]).all()
-    assert {"test_crack_iou", "test_background_f1", "image_false_positives", "val_fg_iou_t095", "presence_accuracy_cell"} <= set(tests.columns)
+    assert {
+        "test_crack_iou",
+        "test_background_f1",
+        "image_false_positives",
+        "val_fg_iou_t095",
+        "presence_accuracy_cell",
+    } <= set(tests.columns)
 
 
 def _cells(markdown: str) -> dict[str, list[str]]:
     rows = [line.strip("|").split(" | ") for line in markdown.splitlines() if line.startswith("| ")]
     header = [h.strip() for h in rows[0]]
-    return {row[1].strip(): dict(zip(header, (c.strip() for c in row))) for row in rows[1:]}
+    return {row[1].strip(): dict(zip(header, (c.strip() for c in row), strict=True)) for row in rows[1:]}
 
 
 def test_compare_reports_mean_and_spread_over_folds_best_in_bold_and_p_values(folds_study):
@@ -116,7 +131,9 @@ class _TableParser(HTMLParser):
 @pytest.mark.parametrize("fmt", ["csv", "html", "latex"])
 def test_each_format_parses(folds_study, tmp_path, fmt):
     out = tmp_path / f"table.{fmt}"
-    result = orchestrate("compare", folds_study, "--format", fmt, "--output", out, "--baseline", "baseline", timeout=120)
+    result = orchestrate(
+        "compare", folds_study, "--format", fmt, "--output", out, "--baseline", "baseline", timeout=120
+    )
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     if fmt == "csv":
@@ -131,7 +148,12 @@ def test_each_format_parses(folds_study, tmp_path, fmt):
         assert all(len(row) == len(parser.rows[0]) for row in parser.rows) and parser.bold >= 1
     else:
         assert text.index(r"\begin{table}") < text.index(r"\begin{tabular}") < text.index(r"\toprule")
-        assert text.index(r"\midrule") < text.index(r"\bottomrule") < text.index(r"\end{tabular}") < text.index(r"\end{table}")
+        assert (
+            text.index(r"\midrule")
+            < text.index(r"\bottomrule")
+            < text.index(r"\end{tabular}")
+            < text.index(r"\end{table}")
+        )
         body = text[text.index(r"\toprule") + 7 : text.index(r"\bottomrule")]
         lines = [line for line in body.splitlines() if line.endswith(r"\\")]
         columns = re.search(r"\\begin\{tabular\}\{(\w+)\}", text).group(1)

@@ -2,11 +2,11 @@ import math
 
 import pytest
 
-from orchestrator.reports.references import load_references
 from orchestrator.errors import UserError
 from orchestrator.reports.formatting import format_value
-from orchestrator.reports.stats import mean_std, paired_wilcoxon
+from orchestrator.reports.references import load_references
 from orchestrator.reports.render import render
+from orchestrator.reports.stats import mean_std, paired_wilcoxon
 
 
 def test_mean_and_sample_std_leave_out_nan():

@@ -3,8 +3,8 @@
 import csv
 import io
 import json
-from pathlib import Path
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
@@ -30,7 +30,9 @@ def study(tmp_path_factory):
 def test_run_prints_progress_and_the_comparison(study):
     _, result = study
     assert "completed" in result.stdout
-    assert "| architecture | variant | cells | params | CPU-h | wall min | ms/image | trials | failed |" in result.stdout
+    assert (
+        "| architecture | variant | cells | params | CPU-h | wall min | ms/image | trials | failed |" in result.stdout
+    )
     assert "evaluating the best trial on held-out data" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -38,7 +40,10 @@ def test_run_prints_progress_and_the_comparison(study):
 def test_trials_table_has_one_row_per_budgeted_trial(study):
     root, _ = study
     trials = ds.dataset(root / "results" / "trials").to_table().to_pandas()  # no project code needed
-    assert sorted(trials["arm"].value_counts().to_dict().items()) == [("cells__unet__baseline", 2), ("cells__unet__frem", 2)]
+    assert sorted(trials["arm"].value_counts().to_dict().items()) == [
+        ("cells__unet__baseline", 2),
+        ("cells__unet__frem", 2),
+    ]
     assert trials["trial_id"].is_unique
     assert (trials["status"] == "completed").all() and (trials["epochs_completed"] == 2).all()
     assert trials["best_metric"].between(0, 1).all() and (trials["metric"] == "val_miou").all()
@@ -48,15 +53,28 @@ def test_trials_table_has_one_row_per_budgeted_trial(study):
     assert trials.loc[trials["variant"] == "baseline", "hp_frem_b"].isna().all()
     assert trials["hp_lr"].between(1e-5, 1e-2).all()
     baseline = trials[trials["variant"] == "baseline"]
-    assert baseline["hp_loss"].isin(["ce", "dice", "focal", "ce+dice", "focal+dice"]).all() and frem["hp_loss"].isna().all()
+    assert (
+        baseline["hp_loss"].isin(["ce", "dice", "focal", "ce+dice", "focal+dice"]).all()
+        and frem["hp_loss"].isna().all()
+    )
 
 
 def test_epochs_table_has_every_epoch_once(study):
     root, _ = study
     epochs = ds.dataset(root / "results" / "epochs").to_table().to_pandas()
     assert len(epochs) == 8 and not epochs.duplicated(["trial_id", "epoch"]).any()
-    assert {"train_loss", "val_loss", "val_miou", "val_miou_fg", "val_iou_background", "val_iou_cell", "val_dice_cell",
-            "val_precision_mean", "val_recall_mean", "val_pixel_accuracy"} <= set(epochs.columns)
+    assert {
+        "train_loss",
+        "val_loss",
+        "val_miou",
+        "val_miou_fg",
+        "val_iou_background",
+        "val_iou_cell",
+        "val_dice_cell",
+        "val_precision_mean",
+        "val_recall_mean",
+        "val_pixel_accuracy",
+    } <= set(epochs.columns)
     assert epochs["val_miou"].between(0, 1).all() and (epochs["train_loss"] > 0).all()
 
 
@@ -141,19 +159,31 @@ def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write
     assert len(trials) == 4 and set(trials["status"]) <= {"completed", "pruned"}
     assert (trials.loc[trials["status"] == "pruned", "epochs_completed"] < 3).all()
     assert (trials.loc[trials["status"] == "completed", "epochs_completed"] == 3).all()
-    assert epochs.groupby("trial_id").size().to_dict() == dict(zip(trials["trial_id"], trials["epochs_completed"]))
+    assert epochs.groupby("trial_id").size().to_dict() == dict(
+        zip(trials["trial_id"], trials["epochs_completed"], strict=True)
+    )
 
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real datasets not found at {SHARED} (CI has them; a plain clone does not)")
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"real datasets not found at {SHARED} (CI has them; a plain clone does not)"
+)
 def test_a_study_on_imported_isbi_tiles_with_augmentation(tmp_path, write_spec):
     imported = orchestrate("datasets", "import", "isbi2012", SHARED / "isbi2012-em", tmp_path / "isbi", timeout=300)
     assert imported.returncode == 0, imported.stderr
     spec = tiny_spec(
         "isbi",
-        datasets=[{"name": "isbi", "path": str(tmp_path / "isbi"), "resize": [128, 128], "tile": 64, "split": {"val": 4, "test": 6}}],
+        datasets=[
+            {
+                "name": "isbi",
+                "path": str(tmp_path / "isbi"),
+                "resize": [128, 128],
+                "tile": 64,
+                "split": {"val": 4, "test": 6},
+            }
+        ],
         variants=[{"name": "baseline", "search_space": "baseline_augmentation"}],
         budget={"trials_per_arm": 1, "epochs": 1},
         training={"batch_size": 8},

@@ -26,7 +26,9 @@ def _count(folder: Path, pattern: str) -> int:
 def _kill_when(study: Path, spec_path: Path, storage: Path, ready) -> None:
     driver = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(storage)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
     while not ready(study):
@@ -74,13 +76,20 @@ def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point):
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
-    spec = tiny_spec("interrupted", variants=["baseline"], budget={"trials_per_arm": BUDGET, "epochs": EPOCHS, "max_concurrent_trials": 1})
+    spec = tiny_spec(
+        "interrupted",
+        variants=["baseline"],
+        budget={"trials_per_arm": BUDGET, "epochs": EPOCHS, "max_concurrent_trials": 1},
+    )
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     study = tmp_path / "runs" / "interrupted"
     driver = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(tmp_path / "runs")],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.time() + 300
     while _count(study / "results" / "epochs" / "cells__unet__baseline", "*.parquet") < 1:

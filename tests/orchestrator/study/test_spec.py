@@ -3,8 +3,8 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.errors import UserError
-from orchestrator.study.spec import load_spec
 from orchestrator.study.checks import validate_study
+from orchestrator.study.spec import load_spec
 from tests.conftest import REPO, orchestrate, tiny_spec
 
 runner = CliRunner()
@@ -14,7 +14,9 @@ def test_demo_spec_is_valid():
     spec = load_spec(REPO / "studies" / "demo.yaml")
     validate_study(spec)
     assert [arm.id for arm in spec.arms()] == [
-        "cells__unet__baseline", "cells__unet__frem", "cells__unet__deep_supervision"
+        "cells__unet__baseline",
+        "cells__unet__frem",
+        "cells__unet__deep_supervision",
     ]
 
 
@@ -33,8 +35,14 @@ def test_demo_spec_is_valid():
         ({"variants": ["frem", "frem"]}, "variant 'frem' is listed twice"),
         ({"training": {"loss": "hinge"}}, "unknown loss 'hinge'"),
         ({"training": {"loss": {"ce": 0.5, "lovasz": 0.5}}}, "unknown loss 'lovasz'"),
-        ({"datasets": [{"name": "c", "kind": "synthetic", "split": {"fold": 1}}]}, "`fold:` picks one of K folds and needs `folds: K`"),
-        ({"datasets": [{"name": "c", "kind": "synthetic", "split": {"folds": 2, "fold": 2}}]}, "need folds >= 2 and 0 <= fold < folds"),
+        (
+            {"datasets": [{"name": "c", "kind": "synthetic", "split": {"fold": 1}}]},
+            "`fold:` picks one of K folds and needs `folds: K`",
+        ),
+        (
+            {"datasets": [{"name": "c", "kind": "synthetic", "split": {"folds": 2, "fold": 2}}]},
+            "need folds >= 2 and 0 <= fold < folds",
+        ),
         ({"compare": {}}, "compare: Extra inputs are not permitted"),
     ],
 )
@@ -48,9 +56,17 @@ def test_bad_specs_give_one_line_and_exit_code_2(write_spec, overrides, message)
 
 
 def test_folds_make_one_arm_per_fold_unless_one_fold_is_picked(write_spec):
-    every = load_spec(write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3}}]), "a.yaml"))
-    assert [arm.id for arm in every.arms()][:3] == ["c__unet__baseline__fold0", "c__unet__frem__fold0", "c__unet__baseline__fold1"]
-    one = load_spec(write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3, "fold": 2}}]), "b.yaml"))
+    every = load_spec(
+        write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3}}]), "a.yaml")
+    )
+    assert [arm.id for arm in every.arms()][:3] == [
+        "c__unet__baseline__fold0",
+        "c__unet__frem__fold0",
+        "c__unet__baseline__fold1",
+    ]
+    one = load_spec(
+        write_spec(tiny_spec(datasets=[{"name": "c", "kind": "synthetic", "split": {"folds": 3, "fold": 2}}]), "b.yaml")
+    )
     assert [arm.id for arm in one.arms()] == ["c__unet__baseline__fold2", "c__unet__frem__fold2"]
 
 
@@ -65,9 +81,12 @@ def test_a_binary_loss_on_a_multiclass_dataset_is_refused(tmp_path, write_spec):
     for i in range(4):
         Image.fromarray(np.full((16, 16), 100, np.uint8)).save(root / "images" / f"{i}.png")
         Image.fromarray((np.arange(256).reshape(16, 16) % 4).astype(np.uint8)).save(root / "masks" / f"{i}.png")
-    (root / "dataset.yaml").write_text(yaml.safe_dump(
-        {"name": "four", "channels": 1, "classes": [{"name": f"c{v}", "value": v} for v in range(4)]}))
-    path = write_spec(tiny_spec(datasets=[{"name": "four", "path": str(root), "split": {"val": 1}}], training={"loss": "bce"}))
+    (root / "dataset.yaml").write_text(
+        yaml.safe_dump({"name": "four", "channels": 1, "classes": [{"name": f"c{v}", "value": v} for v in range(4)]})
+    )
+    path = write_spec(
+        tiny_spec(datasets=[{"name": "four", "path": str(root), "split": {"val": 1}}], training={"loss": "bce"})
+    )
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and "'bce' is a binary loss but dataset 'four' has 4 classes" in result.output
 
