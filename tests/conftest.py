@@ -7,6 +7,12 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+# The real datasets sit beside the clone in CI (../shared); a user's clone has none, and those tests skip.
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+needs_shared_datasets = pytest.mark.skipif(
+    not SHARED_DATASETS.is_dir(),
+    reason=f"real datasets not found at {SHARED_DATASETS} (CI has them beside the clone; a plain clone does not)",
+)
 
 
 def tiny_spec(name: str = "tiny", **overrides) -> dict:

@@ -12,12 +12,9 @@ from typer.testing import CliRunner
 from orchestrator.cli import app
 from orchestrator.datasets import DatasetError, check_dataset, import_dataset, summarize
 from orchestrator.datasets.importers import decode_rle
-from tests.conftest import REPO
+from tests.conftest import SHARED_DATASETS as SHARED
+from tests.conftest import needs_shared_datasets as needs_shared
 
-SHARED = REPO.parent / "shared" / "datasets"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"real datasets not found at {SHARED} (CI has them; a plain clone does not)"
-)
 runner = CliRunner()
 
 

@@ -4,13 +4,12 @@ import csv
 import io
 import json
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 import yaml
 
-from tests.conftest import orchestrate, tiny_spec
+from tests.conftest import SHARED_DATASETS, needs_shared_datasets, orchestrate, tiny_spec
 
 pytestmark = pytest.mark.ray
 
@@ -164,14 +163,10 @@ def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write
     )
 
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-
-
-@pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"real datasets not found at {SHARED} (CI has them; a plain clone does not)"
-)
+@needs_shared_datasets
 def test_a_study_on_imported_isbi_tiles_with_augmentation(tmp_path, write_spec):
-    imported = orchestrate("datasets", "import", "isbi2012", SHARED / "isbi2012-em", tmp_path / "isbi", timeout=300)
+    source = SHARED_DATASETS / "isbi2012-em"
+    imported = orchestrate("datasets", "import", "isbi2012", source, tmp_path / "isbi", timeout=300)
     assert imported.returncode == 0, imported.stderr
     spec = tiny_spec(
         "isbi",
