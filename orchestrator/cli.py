@@ -138,8 +138,9 @@ def compare(
     metric: Annotated[
         str | None,
         typer.Option(
-            help="Cell metric: a test metric (miou, miou_fg, dice_mean, iou_<class>, crack_f1, ...) or best_metric "
-            "(best validation value of the trials). Default: test miou, or best_metric before any arm is evaluated."
+            help="Cell metric: a test metric (miou, miou_fg, dice_mean, dice_mean_fg, iou_<class>, crack_f1, ...) "
+            "or best_metric (best validation value of the trials). "
+            "Default: test miou, or best_metric before any arm is evaluated."
         ),
     ] = None,
     per_class: Annotated[bool, typer.Option("--per-class", help="Add per-class test IoU columns.")] = False,

@@ -7,53 +7,71 @@
   affine, multiplicative noise, gamma, downscale, hue-saturation, CLAHE,
   channel dropout, coarse dropout, colour jitter, gaussian blur, median blur,
   grid dropout, mask dropout); colour-only ones are left out for grayscale
-* ``geometric``: RandomRotate90, Transpose, GridDistortion
+* ``geometric``: the EM thesis's spatial transforms (004 §3.4): vertical and
+  horizontal flip, RandomRotate90, Transpose, Resize and GridDistortion, each
+  with albumentations' default p = 0.5
 """
+
+from collections.abc import Callable
 
 import albumentations as A
 import cv2
 
-POLICIES = ("none", "flips", "two_of_list", "geometric")
+
+def _flips(channels: int) -> list[A.BasicTransform]:
+    return [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
+
+
+def _geometric(channels: int) -> list[A.BasicTransform]:
+    # 004 §3.4 lists six spatial transforms "with probability 0.5 by default". Its Resize is to the
+    # training size, which our tiles already have, so it is the identity here and left out.
+    return [
+        A.VerticalFlip(p=0.5),
+        A.HorizontalFlip(p=0.5),
+        A.RandomRotate90(p=0.5),
+        A.Transpose(p=0.5),
+        A.GridDistortion(p=0.5, border_mode=cv2.BORDER_REFLECT_101),
+    ]
+
+
+def _two_of_list(channels: int) -> list[A.BasicTransform]:
+    # 002 §3: two augmentations drawn at random from this list, applied one after the other.
+    candidates = [
+        A.HorizontalFlip(p=1),
+        A.Rotate(limit=30, p=1, border_mode=cv2.BORDER_REFLECT_101),
+        A.RandomBrightnessContrast(p=1),
+        # shift-scale-rotate (albumentations now spells it as an Affine)
+        A.Affine(
+            translate_percent=(-0.06, 0.06), scale=(0.9, 1.1), rotate=(-45, 45), border_mode=cv2.BORDER_REFLECT_101, p=1
+        ),
+        A.Affine(shear=(-10, 10), scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), p=1),
+        A.MultiplicativeNoise(p=1),
+        A.RandomGamma(p=1),
+        A.Downscale(scale_range=(0.5, 0.9), p=1),
+        A.CLAHE(p=1),
+        A.CoarseDropout(p=1),
+        A.GaussianBlur(p=1),
+        A.MedianBlur(blur_limit=3, p=1),
+        A.GridDropout(p=1),
+        A.MaskDropout(max_objects=1, p=1),
+    ]
+    if channels == 3:
+        candidates += [A.HueSaturationValue(p=1), A.ChannelDropout(p=1), A.ColorJitter(p=1)]
+    return [A.SomeOf(candidates, n=2, p=1)]
+
+
+_TRANSFORMS: dict[str, Callable[[int], list[A.BasicTransform]]] = {
+    "none": lambda channels: [],
+    "flips": _flips,
+    "two_of_list": _two_of_list,
+    "geometric": _geometric,
+}
+POLICIES = tuple(_TRANSFORMS)
 
 
 def build_policy(name: str, channels: int) -> A.Compose | None:
-    if name == "none":
-        return None
-    if name == "flips":
-        transforms = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
-    elif name == "geometric":
-        transforms = [
-            A.RandomRotate90(p=0.5),
-            A.Transpose(p=0.5),
-            A.GridDistortion(p=0.3, border_mode=cv2.BORDER_REFLECT_101),
-        ]
-    elif name == "two_of_list":
-        candidates = [
-            A.HorizontalFlip(p=1),
-            A.Rotate(limit=30, p=1, border_mode=cv2.BORDER_REFLECT_101),
-            A.RandomBrightnessContrast(p=1),
-            # shift-scale-rotate (albumentations now spells it as an Affine)
-            A.Affine(
-                translate_percent=(-0.06, 0.06),
-                scale=(0.9, 1.1),
-                rotate=(-45, 45),
-                border_mode=cv2.BORDER_REFLECT_101,
-                p=1,
-            ),
-            A.Affine(shear=(-10, 10), scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), p=1),
-            A.MultiplicativeNoise(p=1),
-            A.RandomGamma(p=1),
-            A.Downscale(scale_range=(0.5, 0.9), p=1),
-            A.CLAHE(p=1),
-            A.CoarseDropout(p=1),
-            A.GaussianBlur(p=1),
-            A.MedianBlur(blur_limit=3, p=1),
-            A.GridDropout(p=1),
-            A.MaskDropout(max_objects=1, p=1),
-        ]
-        if channels == 3:
-            candidates += [A.HueSaturationValue(p=1), A.ChannelDropout(p=1), A.ColorJitter(p=1)]
-        transforms = [A.SomeOf(candidates, n=2, p=1)]
-    else:
+    """The named policy for images with ``channels`` channels; None for ``none``."""
+    if name not in _TRANSFORMS:
         raise ValueError(f"unknown augmentation policy {name!r}; use one of {', '.join(POLICIES)}")
-    return A.Compose(transforms)
+    transforms = _TRANSFORMS[name](channels)
+    return A.Compose(transforms) if transforms else None

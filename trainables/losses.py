@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal_dice")
 BINARY_LOSSES = ("bce", "binary_focal_dice")
+BINARY_FOCAL_ALPHA = 0.25  # the weight of the positive class in the binary focal loss
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -38,7 +39,9 @@ def _single(name: str, focal_gamma: float) -> LossFn:
     if name == "focal":
         return smp_losses.FocalLoss("multiclass", gamma=focal_gamma)
     if name == "binary_focal_dice":
-        focal = smp_losses.FocalLoss("binary", gamma=focal_gamma)
+        # 002 §1 and its reference [15] (segmentation_models' binary_focal_dice_loss): binary focal
+        # loss with alpha = 0.25 on the defects (0.75 on the background) plus Dice, equal weights.
+        focal = smp_losses.FocalLoss("binary", alpha=BINARY_FOCAL_ALPHA, gamma=focal_gamma)
         dice = smp_losses.DiceLoss("binary", from_logits=True)
 
         def binary_focal_dice(logits, target):

@@ -50,8 +50,9 @@ def _nanmean(values: torch.Tensor) -> float:
 def split_metrics(confusion: torch.Tensor, class_names: list[str], background: int | None = None) -> dict[str, float]:
     """Every metric of a split, from its confusion matrix, with flat names for reporting.
 
-    ``miou`` averages all classes; ``miou_fg`` leaves out the background class:
-    index ``background``, by default the class named "background", else class 0.
+    ``miou`` and ``dice_mean`` average all classes; ``miou_fg`` and ``dice_mean_fg``
+    leave out the background class (003 §5.2.1 reports the mean Dice over the defect
+    classes only): index ``background``, by default the class named "background", else class 0.
     """
     if background is None:
         background = class_names.index("background") if "background" in class_names else 0
@@ -64,6 +65,7 @@ def split_metrics(confusion: torch.Tensor, class_names: list[str], background: i
         "miou": _nanmean(iou),
         "miou_fg": _nanmean(iou[foreground]),
         "dice_mean": _nanmean(dice),
+        "dice_mean_fg": _nanmean(dice[foreground]),
         "precision_mean": _nanmean(per_class["precision"]),
         "recall_mean": _nanmean(per_class["recall"]),
         "pixel_accuracy": float(confusion.diag().sum() / total) if total > 0 else math.nan,
@@ -122,12 +124,17 @@ def threshold_sweep(
 
 
 def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> dict[int, dict]:
-    """Per class: is the defect present (at least ``min_pixels`` pixels)? Accuracy and a 2x2 confusion."""
+    """Per class: is the defect present? Accuracy and a 2x2 confusion [truth][prediction].
+
+    003 §6: a prediction shows a defect type when it has at least ``min_pixels`` pixels of it (the
+    thesis uses 200); the ground truth has the defect when any pixel is labelled with it (the
+    floor filters the model's noise, not the annotation).
+    """
     out = {}
     for cls in range(1, num_classes):
         matrix = [[0, 0], [0, 0]]  # [truth][prediction], 0 = absent, 1 = present
         for pred, true in zip(pred_masks, true_masks, strict=True):
-            matrix[int((true == cls).sum() >= min_pixels)][int((pred == cls).sum() >= min_pixels)] += 1
+            matrix[int((true == cls).any())][int((pred == cls).sum() >= min_pixels)] += 1
         total = sum(map(sum, matrix))
         out[cls] = {"accuracy": (matrix[0][0] + matrix[1][1]) / total if total else math.nan, "confusion": matrix}
     return out

@@ -125,16 +125,23 @@ def decode_rle(encoded: str, shape: tuple[int, int]) -> np.ndarray:
     return flat.reshape(shape[1], shape[0]).T
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+
 def rle_csv(src: Path, csv_name: str = "train.csv", **_) -> tuple[list[str], Iterator[Item]]:
-    """Images + a CSV of ``ImageId, ClassId, EncodedPixels``. Overlapping labels: the higher ClassId wins."""
+    """Images + a CSV of ``ImageId, ClassId, EncodedPixels``. Overlapping labels: the higher ClassId wins.
+
+    Every image in the folder is imported: the CSV lists only images with a defect (003 §5.1: about
+    6.6k of Severstal's 12.5k training images), and the others are defect-free, all background.
+    """
     table = _require(src / csv_name, "RLE layout: a CSV of ImageId,ClassId,EncodedPixels")
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
     class_ids = sorted({int(r["ClassId"]) for r in rows})
-    by_image: dict[str, list[dict]] = {}
+    image_dir = src / "images" if (src / "images").is_dir() else src
+    by_image: dict[str, list[dict]] = {p.name: [] for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     for row in rows:
         by_image.setdefault(row["ImageId"], []).append(row)
-    image_dir = src / "images" if (src / "images").is_dir() else src
 
     def items():
         for image_name in sorted(by_image):

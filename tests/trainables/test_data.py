@@ -119,3 +119,12 @@ def test_folder_dataset_loads_its_split_and_maps_mask_values(tmp_path):
     whole = load_dataset(DatasetSpec(name="toy", path=str(tmp_path)).source(), split, seed=0)
     _, mask = whole.train[0]
     assert mask[:, 8:].eq(1).all() and mask[:, :8].eq(0).all()
+
+
+def test_geometric_policy_is_the_em_theses_transforms_each_at_half():
+    # 004 §3.4: vertical/horizontal flip, rotate90, transpose and grid distortion, each p = 0.5
+    # (its resize is to the tile size we already train at).
+    transforms = build_policy("geometric", channels=1).transforms
+    names = sorted(type(t).__name__ for t in transforms)
+    assert names == ["GridDistortion", "HorizontalFlip", "RandomRotate90", "Transpose", "VerticalFlip"]
+    assert all(t.p == 0.5 for t in transforms)

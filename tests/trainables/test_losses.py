@@ -40,3 +40,16 @@ def test_focal_gamma_is_used_and_unknown_losses_are_rejected():
         build_loss("hinge")
     with pytest.raises(ValueError, match="needs 2 classes"):
         build_loss("bce")(torch.randn(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
+
+
+def test_binary_focal_dice_is_alpha_weighted_focal_plus_dice():
+    # 002 [15]: -a (1-p)^g log p on crack pixels, -(1-a) p^g log(1-p) elsewhere (a = 0.25, g = 2), plus 1 - Dice.
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 8, 8)
+    target = (torch.rand(2, 8, 8) > 0.7).long()
+    p = torch.sigmoid(logits[:, 1] - logits[:, 0])
+    t = target.float()
+    focal = -(0.25 * (1 - p) ** 2 * torch.log(p) * t + 0.75 * p**2 * torch.log(1 - p) * (1 - t)).mean()
+    dice = 1 - 2 * (p * t).sum() / (p.sum() + t.sum())
+    expected = focal + dice
+    assert torch.isclose(build_loss("binary_focal_dice")(logits, target), expected, atol=1e-5)

@@ -78,13 +78,18 @@ def test_threshold_sweep_covers_050_and_090_to_098():
     )
 
 
-def test_defect_presence_with_a_minimum_pixel_count():
+def test_defect_presence_floors_the_prediction_only():
+    # 003 §6: predicted present with >= min_pixels pixels; truly present with any labelled pixel.
     one_pixel = torch.zeros(4, 4, dtype=torch.long)
     one_pixel[0, 0] = 1
     big = torch.zeros(4, 4, dtype=torch.long)
     big[:2] = 1
     result = defect_presence([one_pixel, big], [big, big], num_classes=2, min_pixels=3)
     assert result[1]["confusion"] == [[0, 0], [1, 1]] and result[1]["accuracy"] == 0.5
+    # a one-pixel defect in the truth is a defect: predicting none of it is a miss, not a true negative
+    nothing = torch.zeros(4, 4, dtype=torch.long)
+    result = defect_presence([nothing, big], [one_pixel, one_pixel], num_classes=2, min_pixels=3)
+    assert result[1]["confusion"] == [[0, 0], [1, 1]]
 
 
 def test_the_background_left_out_of_miou_fg_is_the_class_named_background():
@@ -92,4 +97,7 @@ def test_the_background_left_out_of_miou_fg_is_the_class_named_background():
     confusion = torch.tensor([[3, 1, 0], [0, 2, 0], [0, 0, 4]])
     m = split_metrics(confusion, ["membrane", "mitochondria", "background"])
     assert math.isclose(m["miou_fg"], (3 / 4 + 2 / 3) / 2)
+    # 003 §5.2.1: the mean Dice over the defect classes only
+    assert math.isclose(m["dice_mean_fg"], (2 * 3 / (4 + 3) + 2 * 2 / (3 + 2)) / 2)
+    assert not math.isclose(m["dice_mean_fg"], m["dice_mean"])
     assert math.isclose(split_metrics(confusion, ["a", "b", "c"])["miou_fg"], (2 / 3 + 1) / 2)  # else class 0

@@ -151,6 +151,7 @@ def test_rle_csv_importer_multi_label(tmp_path):
     (src / "images").mkdir(parents=True)
     Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "a.jpg")
     Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "b.jpg")
+    Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "defect_free.jpg")  # 003 §5.1: no CSV row
     with open(src / "train.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerows(
@@ -162,9 +163,10 @@ def test_rle_csv_importer_multi_label(tmp_path):
             ]
         )
     report = import_dataset("rle-csv", src, tmp_path / "out")
-    assert report["classes"] == ["background", "class_1", "class_3"] and report["count"] == 2
+    assert report["classes"] == ["background", "class_1", "class_3"] and report["count"] == 3
     mask = np.asarray(Image.open(tmp_path / "out" / "masks" / "a.png"))
     assert mask[:, 0].tolist() == [1, 1, 1, 1] and mask[0, 5] == 2 and mask[1, 5] == 2
+    assert not np.asarray(Image.open(tmp_path / "out" / "masks" / "defect_free.png")).any()
 
 
 def test_crackforest_skips_images_without_ground_truth(tmp_path):
