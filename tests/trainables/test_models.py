@@ -3,6 +3,7 @@ import torch
 
 from trainables.losses import segmentation_loss
 from trainables.models import FeatureRandomEnhancement, bottleneck_channels, build_model
+from trainables.models.unet import UNet
 
 
 def tiny(variant="baseline", hyper=None, **kwargs):
@@ -24,9 +25,22 @@ def test_unet_output_shape(in_channels, num_classes):
     assert model(torch.rand(2, in_channels, 32, 32)).shape == (2, num_classes, 32, 32)
 
 
-def test_unet_rejects_sizes_not_divisible_by_its_depth():
-    with pytest.raises(ValueError, match="divisible by 4"):
-        tiny()(torch.rand(1, 1, 30, 32))
+def test_any_image_size_is_padded_to_the_depth_and_cropped_back():
+    # 000: crack photos are 386x256; 386 is no multiple of 16. Mirror padding makes every size work.
+    model = build_model(
+        "unet",
+        "deep_supervision",
+        in_channels=1,
+        num_classes=2,
+        params={"base_channels": 4, "depth": 4},
+        hyper={"ds_lambda": 0.5},
+        seed=3,
+    )
+    final, aux = model.train()(torch.rand(2, 1, 386 // 2, 256 // 2))
+    assert final.shape == aux.shape == (2, 2, 193, 128)
+    model.eval()
+    assert model(torch.rand(1, 1, 30, 17)).shape == (1, 2, 30, 17)
+    assert model(torch.rand(1, 1, 5, 3)).shape == (1, 2, 5, 3)  # smaller than the padding: replicate
 
 
 def test_frem_is_identity_in_eval_and_scales_exactly_b_channels_in_training():
@@ -91,3 +105,32 @@ def test_gradients_reach_the_bottleneck_through_frem():
     model = tiny("frem", {"lr": 1e-3, "frem_b": 4, "frem_x": 10.0}).train()
     segmentation_loss(model(torch.rand(2, 1, 32, 32)), torch.randint(0, 2, (2, 32, 32))).backward()
     assert model.bottleneck[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("strategy", ["advanced", "full"])
+def test_encoder_outputs_1_to_3_reach_coarser_decoder_levels_only_by_max_pooling(strategy):
+    # 000 "Utilization of Skip Connections": the outputs of encoding layers 1-3 are max-pooled and
+    # convolved to the depth of each decoding layer; nothing is upsampled into a finer level.
+    model = UNet(base_channels=4, depth=4, attention=True, encoder_attention=strategy)
+    sources = {decoder.level: decoder.sources for decoder in model.decoder}
+    assert sources == {3: [0, 1, 2], 2: [0, 1], 1: [0], 0: []}
+    assert all(extra.factor > 1 for decoder in model.decoder for extra in decoder.extras)
+    assert model(torch.randn(1, 1, 32, 32)).shape == (1, 2, 32, 32)
+
+
+def test_the_bottleneck_width_is_settable_and_bounds_frem_b():
+    # 001 §4.2: FREM picks B of the 512 feature maps of the SE-U-Net's deepest layer.
+    params = {"base_channels": 64, "depth": 4, "bottleneck_width": 512}
+    assert bottleneck_channels("se_unet", params) == 512
+    assert bottleneck_channels("se_unet", {"base_channels": 64, "depth": 4}) == 1024
+    model = build_model(
+        "se_unet",
+        "frem",
+        in_channels=1,
+        num_classes=2,
+        params={**params, "base_channels": 4},
+        hyper={"frem_b": 3, "frem_x": 10.0},
+        seed=0,
+    )
+    assert model.bottleneck_transform.channels == 512
+    assert model.eval()(torch.rand(1, 1, 32, 32)).shape == (1, 2, 32, 32)

@@ -39,7 +39,7 @@ class Architecture:
     depth_key: str  # the parameter `no_deep_layers` lowers by one
 
 
-_UNET_DEFAULTS = {"base_channels": 64, "depth": 4, "upsample": "transpose"}
+_UNET_DEFAULTS = {"base_channels": 64, "depth": 4, "upsample": "transpose", "bottleneck_width": None}
 
 
 def _unet(**fixed) -> Architecture:

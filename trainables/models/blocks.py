@@ -80,23 +80,48 @@ class AttentionGate(nn.Module):
         return x * self.psi(self.w_x(x) + self.w_g(g))
 
 
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Mirror-pads height and width (bottom and right) up to the next multiple of ``multiple``."""
+    height, width = images.shape[-2:]
+    pad_height, pad_width = -height % multiple, -width % multiple
+    if not pad_height and not pad_width:
+        return images
+    mode = "reflect" if pad_height < height and pad_width < width else "replicate"
+    return F.pad(images, (0, pad_width, 0, pad_height), mode=mode)
+
+
 class BottleneckVariants(nn.Module):
-    """What every architecture shares for the variants: the bottleneck transform's
-    epoch (FREM re-draws its channels) and the deep-supervision output."""
+    """What every architecture shares: inputs of any size, the bottleneck transform's
+    epoch (FREM re-draws its channels) and the deep-supervision output.
+
+    Subclasses set ``size_multiple`` (2**depth) and implement ``logits_and_bottleneck``.
+    """
 
     bottleneck_transform: nn.Module
     aux_head: nn.Module | None
+    size_multiple: int
 
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.bottleneck_transform, "set_epoch"):
             self.bottleneck_transform.set_epoch(epoch)
 
-    def outputs(self, final: torch.Tensor, bottom: torch.Tensor, images: torch.Tensor):
-        """``final`` in eval or without an aux head; ``(final, aux)`` in training with one."""
+    def logits_and_bottleneck(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, images: torch.Tensor):
+        """``final`` in eval or without an aux head; ``(final, aux)`` in training with one.
+
+        Images whose sides are not a multiple of ``size_multiple`` (000's crack photos are 386x256)
+        are mirror-padded to the next one and the outputs cropped back, so every size works.
+        """
+        height, width = images.shape[-2:]
+        padded = pad_to_multiple(images, self.size_multiple)
+        final, bottom = self.logits_and_bottleneck(padded)
+        final = final[..., :height, :width]
         if self.aux_head is None or not self.training:
             return final
-        aux = F.interpolate(self.aux_head(bottom), size=images.shape[-2:], mode="bilinear", align_corners=False)
-        return final, aux
+        aux = F.interpolate(self.aux_head(bottom), size=padded.shape[-2:], mode="bilinear", align_corners=False)
+        return final, aux[..., :height, :width]
 
 
 BLOCKS = {"plain": PlainBlock, "se": SEBlock, "residual": ResidualBlock}

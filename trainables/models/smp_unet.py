@@ -44,18 +44,12 @@ class SmpUNet(BottleneckVariants):
         if encoder_weights_path:
             self.model.encoder.load_state_dict(torch.load(encoder_weights_path, map_location="cpu"))
         self.depth = encoder_depth
+        self.size_multiple = 2**encoder_depth
         self.bottleneck_transform = bottleneck_transform or nn.Identity()
         channels = self.model.encoder.out_channels[-1]
         self.aux_head = nn.Conv2d(channels, num_classes, 1) if aux_head else None
 
-    def forward(self, images: torch.Tensor):
-        multiple = 2**self.depth
-        if images.shape[-2] % multiple or images.shape[-1] % multiple:
-            raise ValueError(
-                f"smp U-Net of depth {self.depth} needs height and width divisible by {multiple}; "
-                f"got {tuple(images.shape[-2:])}"
-            )
+    def logits_and_bottleneck(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.model.encoder(images)
         features[-1] = bottom = self.bottleneck_transform(features[-1])
-        final = self.model.segmentation_head(self.model.decoder(features))
-        return self.outputs(final, bottom, images)
+        return self.model.segmentation_head(self.model.decoder(features)), bottom

@@ -4,10 +4,11 @@
   batch norm), ``se`` (plus squeeze-and-excitation), ``residual``.
 * ``attention``: Oktay attention gates on every skip, gated by the next-lower
   decoder level.
-* ``encoder_attention``: ``advanced`` / ``full`` (Lin, Yang, Shu, Scherer): every
-  decoder level also receives the outputs of encoder levels 1-3, resized
-  (max-pooled when finer) and convolved to that level's depth, concatenated
-  with the skip before the attention gate; ``full`` also gates each of them.
+* ``encoder_attention``: ``advanced`` / ``full`` (Lin, Yang, Shu, Scherer; 000
+  "Utilization of Skip Connections"): a decoder level also receives the outputs
+  of encoder levels 1-3 that are finer than it, max-pooled and convolved to its
+  depth, concatenated with the skip before the attention gate; ``full`` also
+  gates each of them ("Full Attention Strategy").
 
 The bottleneck output passes through ``bottleneck_transform`` (identity, FREM,
 dropout) and, with ``aux_head=True``, feeds a 1x1-conv deep-supervision head
@@ -24,25 +25,24 @@ from .blocks import BLOCKS, AttentionGate, BottleneckVariants, conv_bn_relu
 ENCODER_LEVELS_SHARED = 3  # encoder levels 1-3 feed every decoder level (advanced / full attention)
 
 
-class _Resize(nn.Module):
-    """Bring an encoder output from level ``source`` to level ``target`` and to ``channels``."""
+class _PooledSkip(nn.Module):
+    """Brings a finer encoder output from level ``source`` down to level ``target``: max-pool, then convolve."""
 
     def __init__(self, source: int, target: int, in_channels: int, channels: int):
         super().__init__()
-        self.factor = 2 ** (target - source)  # >1: pool (finer source), <1: upsample
+        if source >= target:
+            raise ValueError(f"encoder level {source} is not finer than decoder level {target}")
+        self.factor = 2 ** (target - source)
         self.conv = nn.Sequential(*conv_bn_relu(in_channels, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.factor > 1:
-            x = F.max_pool2d(x, self.factor)
-        elif self.factor < 1:
-            x = F.interpolate(x, scale_factor=1 / self.factor, mode="bilinear", align_corners=False)
-        return self.conv(x)
+        return self.conv(F.max_pool2d(x, self.factor))
 
 
 class _DecoderLevel(nn.Module):
     def __init__(self, level: int, widths: list[int], block, attention: bool, encoder_attention: str, upsample: str):
         super().__init__()
+        self.level = level
         width, below = widths[level], widths[level + 1]
         if upsample == "transpose":
             self.up = nn.ConvTranspose2d(below, width, 2, stride=2)
@@ -52,9 +52,10 @@ class _DecoderLevel(nn.Module):
             )
         sources = []
         if encoder_attention != "none":
-            sources = [k for k in range(min(ENCODER_LEVELS_SHARED, len(widths) - 1)) if k != level]
+            # 000: only encoder levels 1-3 finer than this decoder level, max-pooled to it (none is upsampled).
+            sources = [k for k in range(min(ENCODER_LEVELS_SHARED, len(widths) - 1)) if k < level]
         self.sources = sources
-        self.extras = nn.ModuleList(_Resize(k, level, widths[k], width) for k in sources)
+        self.extras = nn.ModuleList(_PooledSkip(k, level, widths[k], width) for k in sources)
         skip_channels = width * (1 + len(sources))
         self.full = encoder_attention == "full"
         if self.full:
@@ -88,6 +89,7 @@ class UNet(BottleneckVariants):
         attention: bool = False,
         encoder_attention: str = "none",
         upsample: str = "transpose",
+        bottleneck_width: int | None = None,
         bottleneck_transform: nn.Module | None = None,
         aux_head: bool = False,
     ):
@@ -101,8 +103,10 @@ class UNet(BottleneckVariants):
         if upsample not in ("transpose", "bilinear"):
             raise ValueError(f"upsample={upsample!r} must be transpose or bilinear")
         conv = BLOCKS[block]
-        widths = [base_channels * 2**level for level in range(depth + 1)]
+        widths = [base_channels * 2**level for level in range(depth)]
+        widths.append(UNet.bottleneck_channels(base_channels, depth, bottleneck_width))
         self.depth = depth
+        self.size_multiple = 2**depth
         self.encoder = nn.ModuleList(
             conv(c_in, c_out) for c_in, c_out in zip([in_channels] + widths[:-2], widths[:-1], strict=True)
         )
@@ -116,16 +120,13 @@ class UNet(BottleneckVariants):
         self.aux_head = nn.Conv2d(widths[-1], num_classes, 1) if aux_head else None
 
     @staticmethod
-    def bottleneck_channels(base_channels: int = 64, depth: int = 4, **_) -> int:
-        return base_channels * 2**depth
+    def bottleneck_channels(base_channels: int = 64, depth: int = 4, bottleneck_width: int | None = None, **_) -> int:
+        """Channels of the deepest layer: ``bottleneck_width`` where set (001 §4.2: 512), else base x 2**depth."""
+        if bottleneck_width is not None and bottleneck_width < 1:
+            raise ValueError(f"bottleneck_width={bottleneck_width} must be a positive channel count")
+        return bottleneck_width or base_channels * 2**depth
 
-    def forward(self, images: torch.Tensor):
-        multiple = 2**self.depth
-        if images.shape[-2] % multiple or images.shape[-1] % multiple:
-            raise ValueError(
-                f"U-Net of depth {self.depth} needs height and width divisible by {multiple}; "
-                f"got {tuple(images.shape[-2:])}: resize or tile the images"
-            )
+    def logits_and_bottleneck(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs = []
         x = images
         for block in self.encoder:
@@ -136,5 +137,4 @@ class UNet(BottleneckVariants):
         x = bottom
         for level, decoder_level in zip(reversed(range(self.depth)), self.decoder, strict=True):
             x = decoder_level(x, outputs, level)
-        final = self.head(x)
-        return self.outputs(final, bottom, images)
+        return self.head(x), bottom

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -6,6 +8,7 @@ from orchestrator.errors import UserError
 from orchestrator.study.checks import validate_study
 from orchestrator.study.spec import load_spec
 from tests.conftest import REPO, orchestrate, tiny_spec
+from trainables.models import bottleneck_channels
 
 runner = CliRunner()
 
@@ -141,7 +144,7 @@ def test_models_lists_every_architecture_and_variant_with_parameters():
     assert "| unet | baseline | 31,036,546 |" in result.output  # the published U-Net: 64 -> 1024 filters
 
 
-@pytest.mark.parametrize("name", ["sstem_frem", "isbi2012_full_attention"])
+@pytest.mark.parametrize("name", ["frem", "full-attention-unet"])
 def test_published_protocol_specs_match_their_reference_numbers(name):
     from orchestrator.reports.references import load_references
 
@@ -149,3 +152,15 @@ def test_published_protocol_specs_match_their_reference_numbers(name):
     arms = {(arm.architecture.key, arm.variant.name, arm.dataset.name) for arm in spec.arms()}
     references = load_references(REPO / "studies" / "references" / f"{name}.csv")
     assert set(references) == arms and all(0 < v < 1 for v in references.values())
+
+
+def test_the_frem_preset_follows_the_paper():
+    spec = load_spec(REPO / "studies" / "frem.yaml")
+    assert spec.budget.epochs == 2000  # 001 §4.3: all methods are trained for 2000 epochs
+    (architecture,) = spec.architectures
+    assert bottleneck_channels(architecture.name, architecture.params) == 512  # 001 §4.2
+
+
+def test_every_reference_file_the_readme_cites_exists():
+    cited = re.findall(r"studies/references/[\w.-]+\.csv", (REPO / "README.md").read_text())
+    assert cited and all((REPO / path).is_file() for path in cited)
