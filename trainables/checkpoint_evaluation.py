@@ -1,9 +1,9 @@
 """Final evaluation: a trial's best checkpoint on held-out data, per source image.
 
 Tiles of one source image are accumulated into that image's confusion matrix,
-so per-image metrics are per source image. Binary tasks first choose a
-probability threshold on the validation split (0.50, 0.90 ... 0.98) and apply
-it to the held-out split.
+so per-image metrics are per source image. Binary tasks predict by argmax,
+or, where the protocol asks, at a fixed foreground threshold or at the one
+chosen on the validation split (0.50, 0.90 ... 0.98).
 """
 
 import json
@@ -128,6 +128,13 @@ class HeldOutPredictions:
         self.per_image.append((stem, confusion))
 
 
+def _decision_threshold(predict: _Predictor, config: TrialConfig) -> tuple[float | None, dict[float, float]]:
+    """A binary task's foreground threshold: swept on validation, fixed, or None (argmax, the default)."""
+    if config.evaluation.threshold_sweep:
+        return choose_threshold(predict, config)
+    return config.evaluation.threshold, {}
+
+
 def _predict_held_out(predict: _Predictor, config: TrialConfig, threshold: float | None, num_classes: int):
     predictions = HeldOutPredictions(num_classes, torch.zeros(num_classes, num_classes, dtype=torch.int64))
     for stem, tiles in _source_images(config, config.split.held_out[1]):
@@ -168,8 +175,7 @@ def evaluate_checkpoint(
     predict = _Predictor(model, device)
     predict(first_image)  # warm-up
     binary = len(class_names) == 2
-    sweep_thresholds = binary and config.evaluation.threshold_sweep
-    threshold, sweep = choose_threshold(predict, config) if sweep_thresholds else (None, {})
+    threshold, sweep = _decision_threshold(predict, config) if binary else (None, {})
     predict.reset_timer()  # time the held-out images only
     predictions = _predict_held_out(predict, config, threshold, len(class_names))
     eval_split, stems = config.split.held_out

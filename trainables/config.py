@@ -81,6 +81,7 @@ class Resources:
 class EvaluationSettings:
     presence_min_pixels: int  # a defect is present with at least this many pixels
     threshold_sweep: bool  # binary tasks: pick the probability threshold on validation
+    threshold: float | None  # binary tasks: a fixed probability threshold; neither: argmax
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ EVALUATION_KEY: Columns = ARM_KEY + [
 TEST_COLUMNS: Columns = EVALUATION_KEY + [
     ("checkpoint_epoch", pa.int64()),
     ("images", pa.int64()),
-    ("threshold", pa.float64()),  # binary tasks: probability threshold chosen on validation
+    ("threshold", pa.float64()),  # binary tasks: the foreground threshold applied (fixed or swept); null: argmax
     ("parameters", pa.int64()),
     ("inference_ms", pa.float64()),  # per image (or tile), batch 1, on the evaluating machine
     ("device", pa.string()),

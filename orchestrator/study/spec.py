@@ -125,7 +125,15 @@ class EvaluationSpec(_Strict):
     """The final evaluation of each arm's best checkpoint on held-out data."""
 
     presence_min_pixels: int = Field(1, gt=0)  # a defect is present with at least this many pixels
-    threshold_sweep: bool = True  # binary tasks: pick the probability threshold on validation, apply it to test
+    # Binary tasks predict by argmax unless a protocol asks otherwise (000 Table 1: plain softmax):
+    threshold_sweep: bool = False  # pick the probability threshold on validation, apply it to test (002)
+    threshold: float | None = Field(None, gt=0, lt=1)  # or a fixed foreground-probability threshold
+
+    @model_validator(mode="after")
+    def _one_threshold_rule(self) -> "EvaluationSpec":
+        if self.threshold_sweep and self.threshold is not None:
+            raise ValueError("give evaluation.threshold_sweep or evaluation.threshold, not both")
+        return self
 
     def settings(self) -> EvaluationSettings:
         return EvaluationSettings(**self.model_dump())

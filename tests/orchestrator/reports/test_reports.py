@@ -34,6 +34,7 @@ def folds_study(tmp_path_factory):
         ],
         budget={"trials_per_arm": 2, "epochs": 2, "max_concurrent_trials": 2},
         training={"batch_size": 4, "loss": {"ce": 0.5, "dice": 0.5}},
+        evaluation={"threshold_sweep": True},
     )
     (root / "spec.yaml").write_text(yaml.safe_dump(spec))
     result = orchestrate("run", root / "spec.yaml", "--storage", root / "runs")

@@ -77,6 +77,14 @@ def test_epochs_table_has_every_epoch_once(study):
     assert epochs["val_miou"].between(0, 1).all() and (epochs["train_loss"] > 0).all()
 
 
+def test_binary_tasks_are_evaluated_by_argmax_by_default(study):
+    # 000 Table 1 reports plain softmax predictions: no threshold unless the spec asks for one.
+    root, _ = study
+    tests = ds.dataset(root / "results" / "tests").to_table().to_pandas()
+    assert len(tests) == 2 and tests["threshold"].isna().all()
+    assert not any(column.startswith("val_fg_iou_t") and tests[column].notna().any() for column in tests.columns)
+
+
 def test_each_trial_kept_its_checkpoints(study):
     root, _ = study
     runs = [p for p in (root / "train").iterdir() if p.is_dir()]

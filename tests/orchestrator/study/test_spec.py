@@ -164,3 +164,13 @@ def test_the_frem_preset_follows_the_paper():
 def test_every_reference_file_the_readme_cites_exists():
     cited = re.findall(r"studies/references/[\w.-]+\.csv", (REPO / "README.md").read_text())
     assert cited and all((REPO / path).is_file() for path in cited)
+
+
+def test_the_final_evaluation_is_argmax_unless_a_protocol_asks_for_a_threshold(write_spec):
+    # 000 Table 1: plain softmax predictions; 002: a validation-picked or fixed threshold.
+    default = load_spec(write_spec(tiny_spec())).evaluation.settings()
+    assert not default.threshold_sweep and default.threshold is None
+    fixed = load_spec(write_spec(tiny_spec(evaluation={"threshold": 0.95}))).evaluation.settings()
+    assert fixed.threshold == 0.95
+    result = orchestrate("validate", write_spec(tiny_spec(evaluation={"threshold": 0.9, "threshold_sweep": True})))
+    assert result.returncode == 2 and "not both" in result.stderr and "Traceback" not in result.stderr
