@@ -54,11 +54,18 @@ def validate(spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")]):
     validate_study(study)
     arms = study.arms()
     console.print(
-        f"[green]ok[/] {spec}: {len(arms)} arms x {study.budget.trials_per_arm} trials x "
+        f"[green]ok[/] {spec}: {len(arms)} arms x {_trial_budgets(arms)} trials x "
         f"{study.budget.epochs} epochs, optimising {study.metric} ({study.mode})"
     )
     for arm in arms:
-        console.print(f"  {arm.id}  (search space: {arm.variant.space})")
+        fixed = f", fixed {arm.variant.fixed}" if arm.variant.fixed else ""
+        console.print(f"  {arm.id}  ({arm.trials} trials, search space: {arm.variant.space}{fixed})", highlight=False)
+
+
+def _trial_budgets(arms) -> str:
+    """ "50", or "15 to 50" when arms have budgets of their own."""
+    budgets = sorted({arm.trials for arm in arms})
+    return str(budgets[0]) if len(budgets) == 1 else f"{budgets[0]} to {budgets[-1]}"
 
 
 def _drive(study, address: str | None) -> None:

@@ -13,6 +13,7 @@ of any importable module (``my_lab.spaces.wide_lr``).
 import importlib
 import pkgutil
 from types import ModuleType
+from typing import Any
 
 # The types a space may declare, and the Python type of each (results columns and casts derive from it).
 PARAMETER_TYPES = {"float": float, "int": int, "str": str, "bool": bool}
@@ -41,3 +42,54 @@ def load_space(name: str) -> ModuleType:
     if bad:
         raise LookupError(f"search space {name!r} declares unknown parameter types {bad}; use {tuple(PARAMETER_TYPES)}")
     return module
+
+
+def fixed_values(space: ModuleType, fixed: dict[str, Any]) -> dict[str, Any]:
+    """A spec's ``fixed:`` hyperparameters, each cast to the type its space declares.
+
+    Raises ``ValueError`` naming the first one the space does not declare or that has the wrong type.
+    """
+    cast = {}
+    for name, value in fixed.items():
+        declared = space.PARAMETERS.get(name)
+        if declared is None:
+            raise ValueError(f"fixes {name!r}, which the space does not declare ({', '.join(space.PARAMETERS)})")
+        kind = PARAMETER_TYPES[declared]
+        integral = isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            cast[name] = float(value)
+        elif kind is int and integral:
+            cast[name] = int(value)
+        elif isinstance(value, kind):
+            cast[name] = value
+        else:
+            raise ValueError(f"fixes {name!r} at {value!r}, but the space declares it a {declared}")
+    return cast
+
+
+class FixedTrial:
+    """An Optuna trial seen through fixed hyperparameters: suggesting a fixed name returns its value
+    without asking the sampler, so a space module serves both searched and fixed arms unchanged
+    (001 §4.3 holds the dropout rate at B/512 instead of searching it)."""
+
+    def __init__(self, trial, fixed: dict[str, Any]):
+        self._trial, self._fixed = trial, fixed
+
+    def __getattr__(self, name: str):
+        return getattr(self._trial, name)
+
+    def suggest_float(self, name: str, *args, **kwargs):
+        return self._fixed[name] if name in self._fixed else self._trial.suggest_float(name, *args, **kwargs)
+
+    def suggest_int(self, name: str, *args, **kwargs):
+        return self._fixed[name] if name in self._fixed else self._trial.suggest_int(name, *args, **kwargs)
+
+    def suggest_categorical(self, name: str, *args, **kwargs):
+        return self._fixed[name] if name in self._fixed else self._trial.suggest_categorical(name, *args, **kwargs)
+
+
+def sample(space: ModuleType, trial, context: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any] | None:
+    """Run a space on an Optuna trial; the fixed values come back as constants (Ray's OptunaSearch
+    adds a define-by-run function's returned dict to the trial's config)."""
+    space.sample(FixedTrial(trial, fixed), context)
+    return dict(fixed) or None

@@ -82,6 +82,7 @@ class EvaluationSettings:
     presence_min_pixels: int  # a defect is present with at least this many pixels
     threshold_sweep: bool  # binary tasks: pick the probability threshold on validation
     threshold: float | None  # binary tasks: a fixed probability threshold; neither: argmax
+    threshold_rows: dict[str, float]  # row name -> a fixed threshold: more rows from the same checkpoint
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ class TrialConfig:
     architecture: str  # registry name
     architecture_key: str  # the spec's label for it (the name unless labelled)
     architecture_params: dict[str, Any]
-    variant: str
+    variant: str  # registry name
+    variant_key: str  # the spec's label for this arm's variant entry (the name unless labelled)
     search_space: str
     training: TrainingSettings
     resources: Resources
@@ -111,6 +113,11 @@ class TrialConfig:
         """The trial's training seed: from the study seed, the arm and the sampled configuration
         (Tune's trial ids are random, so they cannot be part of it)."""
         return derive_seed(self.seed, self.arm_id, sorted(hyper.items()))
+
+    def threshold_row(self, variant_key: str, arm_id: str, threshold: float) -> "TrialConfig":
+        """This arm's configuration as the extra table row ``variant_key``: its checkpoint at ``threshold``."""
+        evaluation = replace(self.evaluation, threshold_sweep=False, threshold=threshold, threshold_rows={})
+        return replace(self, variant_key=variant_key, arm_id=arm_id, evaluation=evaluation)
 
     def train_run_name(self, trial_id: str) -> str:
         """A deterministic Ray Train run name: a restarted trial finds its own checkpoints."""

@@ -262,13 +262,14 @@ def _cost_cells(comparison: _Comparison, key: RowKey) -> list[str]:
     hours, _ = compute_hours(trials)
     parameters = evaluated["parameters"].dropna()
     inference = evaluated["inference_ms"].dropna()
+    searched = len(trials) > 0  # a threshold row has no trials of its own: its arm's row carries the cost
     cells = [
         format_count(parameters.mean()) if len(parameters) else NO_VALUE,
-        f"{hours:.3f}",
-        f"{trials['wall_seconds'].fillna(0).sum() / 60:.1f}",
+        f"{hours:.3f}" if searched else NO_VALUE,
+        f"{trials['wall_seconds'].fillna(0).sum() / 60:.1f}" if searched else NO_VALUE,
         f"{inference.mean():.2f}" if len(inference) else NO_VALUE,
-        str(len(trials)),
-        str(int((trials["status"] == "failed").sum())),
+        str(len(trials)) if searched else NO_VALUE,
+        str(int((trials["status"] == "failed").sum())) if searched else NO_VALUE,
     ]
     return cells
 
@@ -295,6 +296,26 @@ def _progress_note(studies: list[StudyDir]) -> str:
     return " ".join(notes)
 
 
+def _budget_note(studies: list[StudyDir]) -> str:
+    """Arms searched with different trial budgets are not an equal-budget comparison: say so (001 §4.3)."""
+    notes = []
+    for study in studies:
+        if study.spec.budgets_differ():
+            budgets = {arm.variant.key: arm.trials for arm in study.spec.arms()}
+            listed = ", ".join(f"{variant} {trials}" for variant, trials in budgets.items())
+            notes.append(f"Trial budgets differ between arms in study {study.spec.name} ({listed}).")
+    return " ".join(notes)
+
+
+def _threshold_rows_note(studies: list[StudyDir]) -> str:
+    rows = {}
+    for study in studies:
+        for variant in study.spec.variants:
+            for name, threshold in (variant.evaluation.threshold_rows or {}).items():
+                rows[name] = f"{name}: {variant.key}'s checkpoint at threshold {threshold:g}"
+    return f"Threshold rows ({'; '.join(rows.values())}) have no trials of their own." if rows else ""
+
+
 def _caption(comparison: _Comparison, notes: list[str], hours_unit: str) -> str:
     metric, results = comparison.metric, comparison.results
     if metric.source == "tests":
@@ -311,6 +332,8 @@ def _caption(comparison: _Comparison, notes: list[str], hours_unit: str) -> str:
         *notes,
         f"Cost: parameters, {hours_unit} and wall minutes summed over all trials, inference ms per image at batch 1.",
         f"Studies: {', '.join(study.spec.name for study in results.studies)}.",
+        _budget_note(results.studies),
+        _threshold_rows_note(results.studies),
         _progress_note(results.studies),
     ]
     return " ".join(part for part in caption if part)

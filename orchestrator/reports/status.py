@@ -28,7 +28,7 @@ def study_status(study: StudyDir) -> str:
             [
                 arm.id,
                 state,
-                f"{len(mine)}/{spec.budget.trials_per_arm}",
+                f"{len(mine)}/{arm.trials}",
                 str(int((mine["status"] == "failed").sum())),
                 str(unfinished),
                 format_value(best),

@@ -6,6 +6,7 @@ marked done, so an interrupted evaluation is simply redone on resume.
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config
 from trainables.checkpoint_evaluation import best_checkpoint, evaluate_checkpoint
+from trainables.config import TrialConfig
 
 
 def best_trial(study: StudyDir, arm: Arm) -> pd.Series | None:
@@ -50,9 +52,20 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     config = trial_config(study, arm)
     run_dir = study.train_dir / config.train_run_name(row["trial_id"])
     checkpoint = best_checkpoint(run_dir, config.metric, config.direction)
+    hyper = sampled_hyperparameters(row, arm.variant.space)
+    # Threshold rows first: the arm's own row is what marks its evaluation done.
+    for name, threshold in config.evaluation.threshold_rows.items():
+        row_config = config.threshold_row(name, arm.row_id(name), threshold)
+        _evaluate_and_record(study, checkpoint, row_config, hyper, row["trial_id"])
+    return _evaluate_and_record(study, checkpoint, config, hyper, row["trial_id"])
+
+
+def _evaluate_and_record(
+    study: StudyDir, checkpoint: Path, config: TrialConfig, hyper: dict[str, Any], trial_id: str
+) -> dict[str, Any]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    summary, images = evaluate_checkpoint(checkpoint, config, sampled_hyperparameters(row, arm.variant.space), device)
-    keys = {**arm_key(config), "trial_id": row["trial_id"]}
+    summary, images = evaluate_checkpoint(checkpoint, config, hyper, device)
+    keys = {**arm_key(config), "trial_id": trial_id}
     summary.update(keys, evaluated_at=dt.datetime.now(dt.UTC))
-    study.results.write_evaluation(arm.id, row["trial_id"], summary, [{**keys, **image} for image in images])
+    study.results.write_evaluation(config.arm_id, trial_id, summary, [{**keys, **image} for image in images])
     return summary

@@ -38,7 +38,7 @@ def arm_key(config: TrialConfig) -> dict[str, Any]:
         "arm": config.arm_id,
         "dataset": config.data.name,
         "architecture": config.architecture_key,
-        "variant": config.variant,
+        "variant": config.variant_key,
         "fold": config.fold,
     }
 

@@ -57,7 +57,7 @@ def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder) -> ArmOu
             recorder.record_trial(trial)
     orphaned = study.results.quarantine(arm.id, keep=known)
     finished = sum(trial.status in FINISHED for trial in trials)
-    return ArmOutcome(finished, study.spec.budget.trials_per_arm, orphaned)
+    return ArmOutcome(finished, arm.trials, orphaned)
 
 
 def _show_recorded(study: StudyDir, display: StudyDisplay) -> None:
@@ -67,7 +67,7 @@ def _show_recorded(study: StudyDir, display: StudyDisplay) -> None:
     for arm in spec.arms():
         mine = trials[trials["arm"] == arm.id] if len(trials) else trials
         best = spec.mode.best(mine["best_metric"]) if len(mine) else None
-        display.add_arm(arm.id, spec.budget.trials_per_arm, len(mine), best)
+        display.add_arm(arm.id, arm.trials, len(mine), best)
 
 
 def _finish_arm(study: StudyDir, arm: Arm, display: StudyDisplay) -> None:

@@ -14,7 +14,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
-from orchestrator.study.checks import space_context
+from orchestrator.study.checks import fixed_hyperparameters, space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec
 from trainables.config import TrialConfig
@@ -40,8 +40,8 @@ class StudyOptunaSearch(OptunaSearch):
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
-def _sample(space_name: str, context: dict[str, Any], trial) -> None:
-    search_spaces.load_space(space_name).sample(trial, context)
+def _sample(space_name: str, context: dict[str, Any], fixed: dict[str, Any], trial) -> dict[str, Any] | None:
+    return search_spaces.sample(search_spaces.load_space(space_name), trial, context, fixed)
 
 
 def trainable_for(config: TrialConfig):
@@ -66,7 +66,7 @@ def _scheduler(spec: StudySpec) -> TrialScheduler:
 def new_tuner(study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tune.Callback]) -> tune.Tuner:
     spec = study.spec
     searcher = StudyOptunaSearch(
-        space=functools.partial(_sample, arm.variant.space, space_context(arm)),
+        space=functools.partial(_sample, arm.variant.space, space_context(arm), fixed_hyperparameters(arm)),
         metric=spec.metric,
         mode=spec.mode.value,
         sampler=TPESampler(seed=derive_seed(spec.seed, "sampler", arm.id)),
@@ -77,7 +77,7 @@ def new_tuner(study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tu
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=_scheduler(spec),
-            num_samples=spec.budget.trials_per_arm,
+            num_samples=arm.trials,
             max_concurrent_trials=spec.budget.max_concurrent_trials,
         ),
         run_config=tune.RunConfig(

@@ -74,8 +74,10 @@ def _check_dataset(spec: StudySpec, dataset: DatasetSpec) -> None:
             f"dataset {dataset.name!r}: tile {dataset.tile} is larger than images of size {min(sizes)}; "
             "use a smaller tile"
         )
-    if spec.training.stochastic_width and classes != 2:
+    if classes != 2 and any(arm.training.stochastic_width for arm in spec.arms() if arm.dataset is dataset):
         raise UserError(f"dataset {dataset.name!r}: stochastic_width needs a binary dataset (it has {classes} classes)")
+    if classes != 2 and any(arm.evaluation.threshold_rows for arm in spec.arms() if arm.dataset is dataset):
+        raise UserError(f"dataset {dataset.name!r}: threshold_rows need a binary dataset (it has {classes} classes)")
     compute_split(spec, dataset)
 
 
@@ -88,21 +90,29 @@ def _check_metric(spec: StudySpec) -> None:
 
 
 def _check_loss(spec: StudySpec) -> None:
-    names = list(loss_weights(spec.training.loss))
-    unknown = [name for name in names if name not in LOSSES]
-    if unknown:
-        raise UserError(
-            f"training.loss: unknown loss {unknown[0]!r}; "
-            f"use one of {', '.join(LOSSES)} or a mapping of them to weights"
-        )
-    binary = [name for name in names if name in BINARY_LOSSES]
-    for dataset in spec.datasets:
-        classes = len(class_names_of(dataset.source()))
+    for arm in spec.arms():  # an arm's variant entry may choose its own loss
+        names = list(loss_weights(arm.training.loss))
+        unknown = [name for name in names if name not in LOSSES]
+        if unknown:
+            raise UserError(
+                f"arm {arm.id}: training.loss: unknown loss {unknown[0]!r}; "
+                f"use one of {', '.join(LOSSES)} or a mapping of them to weights"
+            )
+        binary = [name for name in names if name in BINARY_LOSSES]
+        classes = len(class_names_of(arm.dataset.source()))
         if binary and classes != 2:
             raise UserError(
-                f"training.loss: {binary[0]!r} is a binary loss but dataset {dataset.name!r} has {classes} classes; "
-                "use ce, dice, jaccard or focal"
+                f"arm {arm.id}: training.loss: {binary[0]!r} is a binary loss but dataset {arm.dataset.name!r} "
+                f"has {classes} classes; use ce, dice, jaccard or focal"
             )
+
+
+def fixed_hyperparameters(arm: Arm) -> dict[str, Any]:
+    """The arm's ``fixed:`` hyperparameters, cast to the types its search space declares."""
+    try:
+        return search_spaces.fixed_values(search_spaces.load_space(arm.variant.space), arm.variant.fixed)
+    except ValueError as error:
+        raise UserError(f"arm {arm.id}: variant entry {error}; fix its `fixed:`") from None
 
 
 def _check_space(arm: Arm) -> ModuleType:
@@ -117,10 +127,10 @@ def _check_space(arm: Arm) -> ModuleType:
             f"{arm.variant.space!r} does not declare it; pick a space that samples it"
         )
     # Sample once on a throwaway study to check names and ranges before any trial runs.
-    context = space_context(arm)
+    context, fixed = space_context(arm), fixed_hyperparameters(arm)
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     try:
-        space.sample(trial, context)
+        search_spaces.sample(space, trial, context, fixed)
     except Exception as error:  # a space is user code: report what it raised, with where
         raise UserError(f"arm {arm.id}: search space {arm.variant.space!r} failed to sample: {error}") from None
     extra = set(trial.params) - set(space.PARAMETERS)
@@ -132,6 +142,8 @@ def _check_space(arm: Arm) -> ModuleType:
     for name, distribution in trial.distributions.items():
         _check_choices(arm, name, distribution)
         _check_bounds(arm, name, distribution, context["bottleneck_channels"])
+    for name, value in fixed.items():
+        _check_fixed_bound(arm, name, value, context["bottleneck_channels"])
     return space
 
 
@@ -162,4 +174,12 @@ def _check_bounds(arm: Arm, name: str, distribution, bottleneck: int) -> None:
             f"arm {arm.id}: search space {arm.variant.space!r} samples {name} in "
             f"[{distribution.low}, {distribution.high}], outside the allowed {bound.describe(bottleneck)}; "
             "narrow its range"
+        )
+
+
+def _check_fixed_bound(arm: Arm, name: str, value: Any, bottleneck: int) -> None:
+    bound = hyperparameter_bounds().get(name)
+    if bound is not None and isinstance(value, int | float) and not bound.allows(value, value, bottleneck):
+        raise UserError(
+            f"arm {arm.id}: fixed {name}={value} is outside the allowed {bound.describe(bottleneck)}; fix its `fixed:`"
         )

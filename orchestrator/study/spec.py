@@ -4,8 +4,9 @@ A study is datasets x architectures x variants; every (dataset, architecture,
 variant) cell is an *arm*, searched with the same budget.
 """
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -77,13 +78,53 @@ class ArchitectureSpec(_Strict):
         return self.label or self.name
 
 
+class TrainingOverrides(_Strict):
+    """The training settings one arm may set differently from the study (a paper's rows often do)."""
+
+    loss: str | dict[str, float] | None = None
+    focal_gamma: float | None = Field(None, ge=0)
+    augmentation: Literal[POLICIES] | None = None
+    stochastic_width: bool | None = None
+
+
+class EvaluationOverrides(_Strict):
+    """The final-evaluation settings one arm may set differently (e.g. 002's SW94/SW95/SW96 rows)."""
+
+    threshold_sweep: bool | None = None
+    threshold: float | None = Field(None, gt=0, lt=1)
+    threshold_rows: dict[str, Annotated[float, Field(gt=0, lt=1)]] | None = None
+    presence_min_pixels: int | None = Field(None, gt=0)
+
+
 class VariantSpec(_Strict):
+    """One variant entry: the variant module, and how this arm differs from the study's defaults."""
+
     name: str = Field(pattern=NAME_PATTERN)
+    label: str | None = Field(None, pattern=NAME_PATTERN)  # a row name, to list one variant at several settings
     search_space: str | None = None  # default: the space named like the variant
+    trials: int | None = Field(None, gt=0)  # this arm's trial budget (default: budget.trials_per_arm)
+    fixed: dict[str, Any] = {}  # hyperparameters held at these values in every trial instead of searched
+    training: TrainingOverrides = TrainingOverrides()
+    evaluation: EvaluationOverrides = EvaluationOverrides()
+
+    @property
+    def key(self) -> str:
+        """The arm's row name in ids, results and tables."""
+        return self.label or self.name
 
     @property
     def space(self) -> str:
         return self.search_space or self.name
+
+    def row_keys(self) -> list[str]:
+        """The table rows this entry gives: its own and its threshold rows."""
+        return [self.key, *(self.evaluation.threshold_rows or {})]
+
+
+def _overridden(base: BaseModel, overrides: BaseModel) -> BaseModel:
+    """``base`` with every field ``overrides`` sets, validated again as a whole."""
+    changes = overrides.model_dump(exclude_none=True)
+    return type(base).model_validate({**base.model_dump(), **changes}) if changes else base
 
 
 class BudgetSpec(_Strict):
@@ -128,6 +169,18 @@ class EvaluationSpec(_Strict):
     # Binary tasks predict by argmax unless a protocol asks otherwise (000 Table 1: plain softmax):
     threshold_sweep: bool = False  # pick the probability threshold on validation, apply it to test (002)
     threshold: float | None = Field(None, gt=0, lt=1)  # or a fixed foreground-probability threshold
+    # Extra table rows from the same checkpoint, each at a fixed threshold: 002 §3 reports its SW model
+    # as SW, SW94, SW95 and SW96 ("SW 95 means ... the model trained on the augmented dataset on which
+    # a threshold of 0.95 is applied"), so one trained arm gives every row.
+    threshold_rows: dict[str, Annotated[float, Field(gt=0, lt=1)]] = {}
+
+    @field_validator("threshold_rows")
+    @classmethod
+    def _row_names(cls, rows: dict[str, float]) -> dict[str, float]:
+        bad = [name for name in rows if not re.match(NAME_PATTERN, name)]
+        if bad:
+            raise ValueError(f"threshold row name {bad[0]!r} must be letters, digits, '_', '.' or '-'")
+        return rows
 
     @model_validator(mode="after")
     def _one_threshold_rule(self) -> "EvaluationSpec":
@@ -166,11 +219,17 @@ class StudySpec(_Strict):
         return [{"name": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
 
     @model_validator(mode="after")
+    def _threshold_rows_per_variant(self):
+        if self.evaluation.threshold_rows:
+            raise ValueError("threshold_rows name rows of one variant: move them into that variant's `evaluation:`")
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self):
         for what, names in (
             ("dataset", [d.name for d in self.datasets]),
             ("architecture", [a.key for a in self.architectures]),
-            ("variant", [v.name for v in self.variants]),
+            ("variant", [key for v in self.variants for key in v.row_keys()]),
         ):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
@@ -179,25 +238,41 @@ class StudySpec(_Strict):
 
     def arms(self) -> list["Arm"]:
         return [
-            Arm(dataset, architecture, variant, fold)
+            Arm(self, dataset, architecture, variant, fold)
             for dataset in self.datasets
             for fold in dataset.split.fold_numbers()
             for architecture in self.architectures
             for variant in self.variants
         ]
 
+    def budgets_differ(self) -> bool:
+        return len({arm.trials for arm in self.arms()}) > 1
+
 
 class Arm:
-    """One (dataset, architecture, variant) cell of the comparison, on one fold when the dataset has folds."""
+    """One (dataset, architecture, variant) cell of the comparison, on one fold when the dataset has folds,
+    with the study's settings as this arm's variant entry overrides them."""
 
     def __init__(
-        self, dataset: DatasetSpec, architecture: ArchitectureSpec, variant: VariantSpec, fold: int | None = None
+        self,
+        spec: StudySpec,
+        dataset: DatasetSpec,
+        architecture: ArchitectureSpec,
+        variant: VariantSpec,
+        fold: int | None = None,
     ):
         self.dataset, self.architecture, self.variant, self.fold = dataset, architecture, variant, fold
+        self.trials: int = variant.trials or spec.budget.trials_per_arm
+        self.training: TrainingSpec = _overridden(spec.training, variant.training)
+        self.evaluation: EvaluationSpec = _overridden(spec.evaluation, variant.evaluation)
 
     @property
     def id(self) -> str:
-        base = f"{self.dataset.name}__{self.architecture.key}__{self.variant.name}"
+        return self.row_id(self.variant.key)
+
+    def row_id(self, variant_key: str) -> str:
+        """The id of a row of this arm's results under ``variant_key`` (the arm's own, or a threshold row)."""
+        base = f"{self.dataset.name}__{self.architecture.key}__{variant_key}"
         return base if self.fold is None else f"{base}__fold{self.fold}"
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.errors import UserError
-from orchestrator.study.checks import validate_study
+from orchestrator.study.checks import fixed_hyperparameters, validate_study
 from orchestrator.study.spec import load_spec
 from tests.conftest import REPO, orchestrate, tiny_spec
 from trainables.models import bottleneck_channels
@@ -47,6 +47,12 @@ def test_demo_spec_is_valid():
             "need folds >= 2 and 0 <= fold < folds",
         ),
         ({"compare": {}}, "compare: Extra inputs are not permitted"),
+        ({"variants": [{"name": "dropout", "fixed": {"frem_b": 3}}]}, "fixes 'frem_b', which the space does not"),
+        ({"variants": [{"name": "frem", "fixed": {"frem_b": 2.5}}]}, "fixes 'frem_b' at 2.5, but the space declares"),
+        ({"variants": [{"name": "frem", "fixed": {"frem_b": 99}}]}, "fixed frem_b=99 is outside the allowed [1, 16]"),
+        ({"variants": [{"name": "frem", "trials": 0}]}, "variants.0.trials: Input should be greater than 0"),
+        ({"variants": [{"name": "frem", "training": {"loss": "hinge"}}]}, "unknown loss 'hinge'"),
+        ({"variants": ["baseline", {"name": "baseline", "training": {}}]}, "variant 'baseline' is listed twice"),
     ],
 )
 def test_bad_specs_give_one_line_and_exit_code_2(write_spec, overrides, message):
@@ -174,3 +180,44 @@ def test_the_final_evaluation_is_argmax_unless_a_protocol_asks_for_a_threshold(w
     assert fixed.threshold == 0.95
     result = orchestrate("validate", write_spec(tiny_spec(evaluation={"threshold": 0.9, "threshold_sweep": True})))
     assert result.returncode == 2 and "not both" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_arm_may_override_the_study_settings_and_its_budget(write_spec):
+    # 001 §4.3: dropout at a fixed rate B/512, SuperVision with its own (smaller) TPE budget;
+    # 002: one variant listed at several settings under labels.
+    variants = [
+        {"name": "dropout", "fixed": {"dropout_p": 8 / 512}, "trials": 1},
+        {"name": "deep_supervision", "trials": 15},
+        {"name": "baseline", "label": "baseline_plus", "training": {"augmentation": "geometric", "loss": "dice"}},
+        {"name": "baseline", "evaluation": {"threshold": 0.95}},
+    ]
+    spec = load_spec(write_spec(tiny_spec(variants=variants, budget={"trials_per_arm": 50, "epochs": 2})))
+    validate_study(spec)
+    arms = {arm.variant.key: arm for arm in spec.arms()}
+    assert {key: arm.trials for key, arm in arms.items()} == {
+        "dropout": 1,
+        "deep_supervision": 15,
+        "baseline_plus": 50,
+        "baseline": 50,
+    }
+    assert spec.budgets_differ()
+    assert fixed_hyperparameters(arms["dropout"]) == {"dropout_p": 0.015625}
+    assert arms["baseline_plus"].training.augmentation == "geometric" and arms["baseline_plus"].training.loss == "dice"
+    assert arms["baseline"].training.augmentation == "none" and arms["baseline"].evaluation.threshold == 0.95
+    assert arms["baseline_plus"].evaluation.threshold is None
+    assert arms["baseline_plus"].id == "cells__unet__baseline_plus"
+    assert spec.training.augmentation == "none"  # the study's own settings are untouched
+
+
+def test_fixed_hyperparameters_are_never_searched():
+    import optuna
+
+    import search_spaces
+
+    space = search_spaces.load_space("frem")
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    for _ in range(5):
+        trial = study.ask()
+        constants = search_spaces.sample(space, trial, {"bottleneck_channels": 512}, {"frem_b": 162})
+        assert constants == {"frem_b": 162} and set(trial.params) == {"lr", "frem_x"}
+        study.tell(trial, 0.5)

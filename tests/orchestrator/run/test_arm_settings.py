@@ -1,0 +1,69 @@
+"""Per-arm settings in a real study: fixed hyperparameters, per-arm budgets, and threshold rows
+(the rows of 001 §4.3 and 002 §3 that one equal-budget search cannot express)."""
+
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from tests.conftest import orchestrate, tiny_spec
+
+pytestmark = pytest.mark.ray
+
+VARIANTS = [
+    # 001 §4.3: the dropout ablation holds its rate fixed (B/512) instead of searching it
+    {"name": "dropout", "fixed": {"dropout_p": 0.25}, "trials": 1},
+    # 002 §3: SW is trained once and reported as SW, SW90 and SW95 (fixed thresholds on its checkpoint)
+    {
+        "name": "baseline",
+        "label": "sw",
+        "training": {"stochastic_width": True},
+        "evaluation": {"threshold_rows": {"sw90": 0.9, "sw95": 0.95}},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arms")
+    spec_path = root / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec("arms", variants=VARIANTS)))
+    result = orchestrate("run", spec_path, "--storage", root / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / "runs" / "arms", result
+
+
+def _table(root, name):
+    return ds.dataset(root / "results" / name).to_table().to_pandas()
+
+
+def test_fixed_hyperparameters_and_per_arm_budgets(study):
+    root, _ = study
+    trials = _table(root, "trials")
+    assert trials.groupby("variant").size().to_dict() == {"dropout": 1, "sw": 2}
+    assert (trials.loc[trials["variant"] == "dropout", "hp_dropout_p"] == 0.25).all()
+    assert (trials["status"] == "completed").all()
+    status = orchestrate("status", root)
+    assert "1/1" in status.stdout and "2/2" in status.stdout
+
+
+def test_threshold_rows_evaluate_the_same_checkpoint_at_fixed_thresholds(study):
+    root, _ = study
+    tests = _table(root, "tests").set_index("variant")
+    assert sorted(tests.index) == ["dropout", "sw", "sw90", "sw95"]
+    assert tests.loc["sw90", "threshold"] == 0.9 and tests.loc["sw95", "threshold"] == 0.95
+    assert tests.loc[["sw", "dropout"], "threshold"].isna().all()  # argmax unless asked
+    assert tests.loc["sw", "trial_id"] == tests.loc["sw90", "trial_id"] == tests.loc["sw95", "trial_id"]
+    assert tests.loc["sw90", "arm"] == "cells__unet__sw90"
+    images = _table(root, "images")
+    assert images.groupby("variant").size().nunique() == 1  # every row has its per-image metrics
+
+
+def test_compare_lists_threshold_rows_and_says_budgets_differ(study):
+    root, result = study
+    for row in ("sw", "sw90", "sw95", "dropout"):
+        assert f"| unet | {row} |" in result.stdout
+    assert "Trial budgets differ between arms in study arms (dropout 1, sw 2)" in result.stdout
+    assert "sw95: sw's checkpoint at threshold 0.95" in result.stdout
+    # a threshold row has no trials of its own: no cost, no trial count
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| unet | sw90 |"))
+    assert row.endswith("| – | – |")
