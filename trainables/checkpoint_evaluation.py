@@ -20,6 +20,7 @@ import torch
 from .config import TrialConfig
 from .data import class_names_of, image_to_tensor, load_tiles
 from .direction import Direction
+from .heads import OutputHead
 from .metrics import (
     confusion_matrix,
     crack_metrics,
@@ -51,8 +52,8 @@ def _source_images(config: TrialConfig, stems: Sequence[str]) -> Iterator[tuple[
 class _Predictor:
     """Class probabilities of one image at batch 1, timing the forward passes."""
 
-    def __init__(self, model: torch.nn.Module, device: str):
-        self.model, self.device = model, device
+    def __init__(self, model: torch.nn.Module, head: OutputHead, device: str):
+        self.model, self.head, self.device = model, head, device
         self.reset_timer()
 
     def reset_timer(self) -> None:
@@ -67,7 +68,7 @@ class _Predictor:
             torch.cuda.synchronize()
         self.seconds += time.perf_counter() - started
         self.calls += 1
-        return logits.float().softmax(1)[0].cpu()
+        return self.head.probabilities(logits.float())[0].cpu()
 
     @property
     def ms_per_image(self) -> float:
@@ -101,7 +102,7 @@ def _load_model(checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any]
         config.architecture,
         config.variant,
         in_channels=1 if first_image.ndim == 2 else 3,
-        num_classes=num_classes,
+        num_classes=config.training.output.channels(num_classes),
         params=config.architecture_params,
         hyper=hyper,
     )
@@ -172,7 +173,7 @@ def evaluate_checkpoint(
     """
     class_names = class_names_of(config.data)
     model, first_image, epoch = _load_model(checkpoint_dir, config, hyper, len(class_names), device)
-    predict = _Predictor(model, device)
+    predict = _Predictor(model, config.training.output, device)
     predict(first_image)  # warm-up
     binary = len(class_names) == 2
     threshold, sweep = _decision_threshold(predict, config) if binary else (None, {})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .direction import Direction
+from .heads import OutputHead
 from .seeding import derive_seed
 
 LossSpec = str | dict[str, float]  # one name, "a+b" (equal weights), or name -> weight
@@ -54,6 +55,7 @@ class TrainingSettings:
     augmentation: str
     stochastic_width: bool
     loader_workers: int | None  # None: the worker's CPUs beyond the first
+    output: OutputHead  # softmax over classes, or a binary task's 1-channel sigmoid
 
     def with_sampled(self, hyper: dict[str, Any]) -> "TrainingSettings":
         """These settings with whatever the trial's search space sampled (loss, focal_gamma, augmentation)."""

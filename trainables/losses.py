@@ -2,7 +2,9 @@
 
 Names: ``ce`` (cross-entropy), ``bce`` (BCE-with-logits, binary tasks: the
 logit is class 1 minus class 0), ``dice``, ``jaccard``, ``focal`` (γ set by
-``focal_gamma``), ``binary_focal_dice`` (binary focal + Dice). A spec gives one
+``focal_gamma``), ``binary_focal`` (binary tasks, no class weight) and
+``binary_focal_dice`` (binary focal with α = 0.25, + Dice). Only the binary
+losses train a ``sigmoid`` output head. A spec gives one
 name, names joined by ``+`` (equal weights: ``ce+dice``), or a mapping
 name -> weight, e.g. ``{ce: 0.3, dice: 0.7}``. Dice, Jaccard
 and focal come from segmentation-models-pytorch.
@@ -13,16 +15,20 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal_dice")
-BINARY_LOSSES = ("bce", "binary_focal_dice")
+LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal", "binary_focal_dice")
+BINARY_LOSSES = ("bce", "binary_focal", "binary_focal_dice")  # the only ones a sigmoid head can train with
 BINARY_FOCAL_ALPHA = 0.25  # the weight of the positive class in the binary focal loss
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _binary_logit(logits: torch.Tensor) -> torch.Tensor:
+    """The foreground logit: a sigmoid head's one channel, or class 1 minus class 0 of a 2-class softmax
+    (the same model)."""
+    if logits.shape[1] == 1:
+        return logits[:, 0]
     if logits.shape[1] != 2:
         raise ValueError(f"a binary loss needs 2 classes, got {logits.shape[1]}")
-    return logits[:, 1] - logits[:, 0]  # the same model as a 2-class softmax
+    return logits[:, 1] - logits[:, 0]
 
 
 def _single(name: str, focal_gamma: float) -> LossFn:
@@ -38,6 +44,11 @@ def _single(name: str, focal_gamma: float) -> LossFn:
         return smp_losses.JaccardLoss("multiclass", from_logits=True)
     if name == "focal":
         return smp_losses.FocalLoss("multiclass", gamma=focal_gamma)
+    if name == "binary_focal":
+        # 004 §3.5.2: "binary focal loss" on the 1-channel sigmoid output; it names no class weight,
+        # so none (alpha None), with focal_gamma (2 by default, the focal loss paper's value, 004 [13]).
+        focal = smp_losses.FocalLoss("binary", alpha=None, gamma=focal_gamma)
+        return lambda logits, target: focal(_binary_logit(logits)[:, None], target[:, None].float())
     if name == "binary_focal_dice":
         # 002 §1 and its reference [15] (segmentation_models' binary_focal_dice_loss): binary focal
         # loss with alpha = 0.25 on the defects (0.75 on the background) plus Dice, equal weights.

@@ -98,7 +98,7 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         config.architecture,
         config.variant,
         in_channels=data.in_channels,
-        num_classes=len(data.class_names),
+        num_classes=training.output.channels(len(data.class_names)),
         params=config.architecture_params,
         hyper=hyper,
         seed=seed,
@@ -169,7 +169,7 @@ def validate(run: Run) -> tuple[float, torch.Tensor]:
             logits = run.core(images)
         total_loss += segmentation_loss(logits.float(), masks, loss=run.loss_fn).item() * len(images)
         count += len(images)
-        confusion += confusion_matrix(logits.argmax(1).cpu(), masks.cpu(), num_classes)
+        confusion += confusion_matrix(run.config.training.output.predict(logits).cpu(), masks.cpu(), num_classes)
     return total_loss / max(count, 1), confusion
 
 

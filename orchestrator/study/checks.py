@@ -16,6 +16,7 @@ from orchestrator.study.spec import Arm, DatasetSpec, StudySpec
 from orchestrator.study.splits import compute_split
 from trainables.augment import POLICIES
 from trainables.data import class_names_of
+from trainables.heads import OutputHead
 from trainables.losses import BINARY_LOSSES, LOSSES, loss_weights
 from trainables.metrics import metric_names
 from trainables.models import bottleneck_channels
@@ -90,7 +91,7 @@ def _check_metric(spec: StudySpec) -> None:
 
 
 def _check_loss(spec: StudySpec) -> None:
-    for arm in spec.arms():  # an arm's variant entry may choose its own loss
+    for arm in spec.arms():  # an arm's variant entry may choose its own loss and output head
         names = list(loss_weights(arm.training.loss))
         unknown = [name for name in names if name not in LOSSES]
         if unknown:
@@ -98,13 +99,30 @@ def _check_loss(spec: StudySpec) -> None:
                 f"arm {arm.id}: training.loss: unknown loss {unknown[0]!r}; "
                 f"use one of {', '.join(LOSSES)} or a mapping of them to weights"
             )
-        binary = [name for name in names if name in BINARY_LOSSES]
         classes = len(class_names_of(arm.dataset.source()))
-        if binary and classes != 2:
-            raise UserError(
-                f"arm {arm.id}: training.loss: {binary[0]!r} is a binary loss but dataset {arm.dataset.name!r} "
-                f"has {classes} classes; use ce, dice, jaccard or focal"
-            )
+        _check_binary_loss(arm, names, classes)
+
+
+def _check_binary_loss(arm: Arm, names: list[str], classes: int) -> None:
+    binary = [name for name in names if name in BINARY_LOSSES]
+    if binary and classes != 2:
+        raise UserError(
+            f"arm {arm.id}: training.loss: {binary[0]!r} is a binary loss but dataset {arm.dataset.name!r} "
+            f"has {classes} classes; use ce, dice, jaccard or focal"
+        )
+    if arm.training.output is not OutputHead.SIGMOID:
+        return
+    if classes != 2:
+        raise UserError(
+            f"arm {arm.id}: training.output: sigmoid needs a binary dataset ({arm.dataset.name!r} has "
+            f"{classes} classes); use softmax"
+        )
+    other = [name for name in names if name not in BINARY_LOSSES]
+    if other:
+        raise UserError(
+            f"arm {arm.id}: a sigmoid output trains with a binary loss ({', '.join(BINARY_LOSSES)}), "
+            f"not {other[0]!r}; set training.loss"
+        )
 
 
 def fixed_hyperparameters(arm: Arm) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from orchestrator.errors import UserError
 from trainables.augment import POLICIES
 from trainables.config import DataSource, EvaluationSettings, Resources, TrainingSettings
 from trainables.direction import Direction
+from trainables.heads import OutputHead
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -85,6 +86,7 @@ class TrainingOverrides(_Strict):
     focal_gamma: float | None = Field(None, ge=0)
     augmentation: Literal[POLICIES] | None = None
     stochastic_width: bool | None = None
+    output: OutputHead | None = None
 
 
 class EvaluationOverrides(_Strict):
@@ -157,6 +159,7 @@ class TrainingSpec(_Strict):
     augmentation: Literal[POLICIES] = "none"  # a space may search it
     stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
     loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
+    output: OutputHead = OutputHead.SOFTMAX  # sigmoid: binary tasks, 1 output channel (004 §3.5.1)
 
     def settings(self, epochs: int) -> TrainingSettings:
         return TrainingSettings(epochs=epochs, **self.model_dump())

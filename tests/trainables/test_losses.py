@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from trainables.losses import LOSSES, build_loss, segmentation_loss
+from trainables.heads import OutputHead
+from trainables.losses import BINARY_LOSSES, LOSSES, build_loss, segmentation_loss
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -53,3 +54,33 @@ def test_binary_focal_dice_is_alpha_weighted_focal_plus_dice():
     dice = 1 - 2 * (p * t).sum() / (p.sum() + t.sum())
     expected = focal + dice
     assert torch.isclose(build_loss("binary_focal_dice")(logits, target), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BINARY_LOSSES)
+def test_binary_losses_train_a_one_channel_sigmoid_head_as_the_same_model_as_two_class_softmax(name):
+    # 004 §3.5.1-3.5.2: a 1-channel sigmoid output trained with a binary focal loss.
+    target = torch.randint(0, 2, (2, 8, 8))
+    logit = torch.randn(2, 1, 8, 8)
+    two_class = torch.cat([torch.zeros_like(logit), logit], dim=1)  # softmax of [0, l] is sigmoid(l)
+    loss = build_loss(name)
+    assert torch.isclose(loss(logit, target), loss(two_class, target))
+
+
+def test_binary_focal_has_no_class_weight_and_follows_the_focal_formula():
+    # 004 §3.5.2 names no alpha: FL(p_t) = -(1 - p_t)^gamma log(p_t), averaged over pixels (004 §2, eq. FocalLoss)
+    target = torch.randint(0, 2, (2, 8, 8))
+    logit = torch.randn(2, 1, 8, 8)
+    p = logit[:, 0].sigmoid()
+    p_t = torch.where(target == 1, p, 1 - p)
+    expected = (-((1 - p_t) ** 2) * p_t.log()).mean()
+    assert torch.isclose(build_loss("binary_focal", focal_gamma=2.0)(logit, target), expected, atol=1e-6)
+
+
+def test_the_sigmoid_head_gives_two_class_probabilities_and_predicts_at_one_half():
+    logits = torch.randn(3, 1, 5, 5)
+    head = OutputHead("sigmoid")
+    probabilities = head.probabilities(logits)
+    assert head.channels(2) == 1 and OutputHead("softmax").channels(2) == 2
+    assert probabilities.shape == (3, 2, 5, 5) and torch.allclose(probabilities.sum(1), torch.ones(3, 5, 5))
+    assert torch.equal(head.predict(logits), probabilities.argmax(1))
+    assert torch.equal(head.predict(logits), (probabilities[:, 1] >= 0.5).long())

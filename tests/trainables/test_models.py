@@ -1,8 +1,10 @@
 import pytest
 import torch
 
+from trainables.heads import OutputHead
 from trainables.losses import segmentation_loss
-from trainables.models import FeatureRandomEnhancement, bottleneck_channels, build_model
+from trainables.models import FeatureRandomEnhancement, bottleneck_channels, build_model, count_parameters
+from trainables.models.blocks import AttentionGate
 from trainables.models.unet import UNet
 
 
@@ -134,3 +136,37 @@ def test_the_bottleneck_width_is_settable_and_bounds_frem_b():
     )
     assert model.bottleneck_transform.channels == 512
     assert model.eval()(torch.rand(1, 1, 32, 32)).shape == (1, 2, 32, 32)
+
+
+# 004 §3.5.1: parameters of the three models as published (Keras "Total params": batch norm's running
+# statistics included), with the thesis's settings: 3-channel input, upsampling decoder, 1-channel
+# sigmoid head; its printed model has a bias on every convolution and a BN after the head.
+THESIS_SETTINGS = {"conv_bias": True, "upsample": "nearest", "head_norm": True}
+PUBLISHED_PARAMETERS = {"unet": 31_402_501, "attention_unet": 37_334_665, "attention_residual_unet": 39_090_377}
+
+
+@pytest.mark.parametrize("architecture", PUBLISHED_PARAMETERS)
+def test_the_em_thesis_models_have_exactly_the_published_parameter_counts(architecture):
+    with torch.device("meta"):  # counts only: no memory for 39 M weights
+        model = build_model(
+            architecture, "baseline", in_channels=3, num_classes=OutputHead.SIGMOID.channels(2), params=THESIS_SETTINGS
+        )
+    assert count_parameters(model, norm_statistics=True) == PUBLISHED_PARAMETERS[architecture]
+
+
+def test_the_attention_gate_strides_x_down_to_g_and_upsamples_the_coefficients():
+    # 004 §2.4.5.2: x (64x64) through a strided convolution to g's 32x32; g from the next-lower tier;
+    # one coefficient per pixel of x after upsampling; the output has x's shape.
+    gate = AttentionGate(x_channels=8, below_channels=16)
+    x, below = torch.randn(2, 8, 64, 64), torch.randn(2, 16, 32, 32)
+    assert gate.theta_x.stride == (2, 2) and gate(x, below).shape == x.shape
+    assert gate.theta_x(x).shape[-2:] == gate.phi_g(gate.gating(below)).shape[-2:] == (32, 32)
+
+
+@pytest.mark.parametrize("architecture", ["unet", "attention_unet", "attention_residual_unet"])
+def test_the_thesis_models_train_on_odd_sizes(architecture):
+    params = {**THESIS_SETTINGS, "base_channels": 4, "depth": 3}
+    model = build_model(architecture, "baseline", in_channels=3, num_classes=1, params=params)
+    logits = model(torch.randn(2, 3, 30, 44))
+    assert logits.shape == (2, 1, 30, 44)
+    logits.sum().backward()

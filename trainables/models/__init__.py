@@ -39,7 +39,14 @@ class Architecture:
     depth_key: str  # the parameter `no_deep_layers` lowers by one
 
 
-_UNET_DEFAULTS = {"base_channels": 64, "depth": 4, "upsample": "transpose", "bottleneck_width": None}
+_UNET_DEFAULTS = {
+    "base_channels": 64,
+    "depth": 4,
+    "upsample": "transpose",
+    "conv_bias": False,
+    "head_norm": False,
+    "bottleneck_width": None,
+}
 
 
 def _unet(**fixed) -> Architecture:
@@ -110,5 +117,10 @@ def build_model(
     )
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def count_parameters(model: nn.Module, norm_statistics: bool = False) -> int:
+    """Learned parameters; with ``norm_statistics``, also batch norm's running mean and variance, as
+    Keras's "Total params" counts them (the totals 004 §3.5.1 publishes)."""
+    count = sum(p.numel() for p in model.parameters())
+    if norm_statistics:
+        count += sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
+    return count

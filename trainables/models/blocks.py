@@ -5,9 +5,10 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, kernel: int = 3) -> list[nn.Module]:
+def conv_bn_relu(in_channels: int, out_channels: int, kernel: int = 3, bias: bool = False) -> list[nn.Module]:
+    """A conv (bias only where asked: BN follows; 004's Keras models have one) - BN - ReLU."""
     return [
-        nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False),
+        nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=bias),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     ]
@@ -16,8 +17,10 @@ def conv_bn_relu(in_channels: int, out_channels: int, kernel: int = 3) -> list[n
 class PlainBlock(nn.Sequential):
     """Two 3x3 conv-BN-ReLU (Ronneberger U-Net with batch norm)."""
 
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(*conv_bn_relu(in_channels, out_channels), *conv_bn_relu(out_channels, out_channels))
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False):
+        super().__init__(
+            *conv_bn_relu(in_channels, out_channels, bias=bias), *conv_bn_relu(out_channels, out_channels, bias=bias)
+        )
 
 
 class SqueezeExcitation(nn.Module):
@@ -41,21 +44,21 @@ class SqueezeExcitation(nn.Module):
 class SEBlock(nn.Sequential):
     """A plain conv stage followed by a squeeze-and-excitation block."""
 
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(PlainBlock(in_channels, out_channels), SqueezeExcitation(out_channels))
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False):
+        super().__init__(PlainBlock(in_channels, out_channels, bias), SqueezeExcitation(out_channels))
 
 
 class ResidualBlock(nn.Module):
-    """conv-BN-ReLU-conv-BN plus a 1x1-conv-BN shortcut, then ReLU."""
+    """conv-BN-ReLU-conv-BN plus a 1x1-conv-BN shortcut, then ReLU (004 §2.4.5.3, §3.5.1)."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False):
         super().__init__()
         self.body = nn.Sequential(
-            *conv_bn_relu(in_channels, out_channels),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            *conv_bn_relu(in_channels, out_channels, bias=bias),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=bias),
             nn.BatchNorm2d(out_channels),
         )
-        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+        self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=bias), nn.BatchNorm2d(out_channels))
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,21 +66,31 @@ class ResidualBlock(nn.Module):
 
 
 class AttentionGate(nn.Module):
-    """Oktay et al. 2018: alpha = sigmoid(psi(ReLU(W_x x + W_g g))), output x * alpha.
+    """The attention gate of 004 §2.4.5.2 (Oktay et al. 2018).
 
-    ``g`` is the gating signal from the next-lower decoder level, already
-    upsampled to ``x``'s resolution.
+    ``x`` (a skip connection) goes through a 2x2 strided convolution down to the resolution of ``g``,
+    the gating signal from the next-lower level; ``g`` through a 1x1 convolution; their sum through
+    ReLU, a 1x1 convolution to one channel and a sigmoid gives the attention coefficients, upsampled
+    to ``x``'s size (bilinear: the 2D form of the text's trilinear interpolation); the output is ``x``
+    times the coefficients. 004's model also has three layers the text leaves out, which its
+    parameter counts (§3.5.1) need: ``g`` first made by a 1x1 conv-BN-ReLU from the lower level's
+    channels, a 3x3 transposed convolution on g's branch, and a 1x1 conv-BN on the gated output.
     """
 
-    def __init__(self, x_channels: int, g_channels: int, inter_channels: int | None = None):
+    def __init__(self, x_channels: int, below_channels: int, bias: bool = False):
         super().__init__()
-        inter = inter_channels or max(1, x_channels // 2)
-        self.w_x = nn.Sequential(nn.Conv2d(x_channels, inter, 1, bias=False), nn.BatchNorm2d(inter))
-        self.w_g = nn.Sequential(nn.Conv2d(g_channels, inter, 1), nn.BatchNorm2d(inter))
-        self.psi = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(inter, 1, 1), nn.BatchNorm2d(1), nn.Sigmoid())
+        self.gating = nn.Sequential(*conv_bn_relu(below_channels, x_channels, kernel=1, bias=bias))
+        self.theta_x = nn.Conv2d(x_channels, x_channels, 2, stride=2)
+        self.phi_g = nn.Conv2d(x_channels, x_channels, 1)
+        self.upsample_g = nn.ConvTranspose2d(x_channels, x_channels, 3, padding=1)
+        self.psi = nn.Conv2d(x_channels, 1, 1)
+        self.result = nn.Sequential(nn.Conv2d(x_channels, x_channels, 1, bias=bias), nn.BatchNorm2d(x_channels))
 
-    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return x * self.psi(self.w_x(x) + self.w_g(g))
+    def forward(self, x: torch.Tensor, below: torch.Tensor) -> torch.Tensor:
+        g = self.upsample_g(self.phi_g(self.gating(below)))
+        coefficients = torch.sigmoid(self.psi(F.relu(self.theta_x(x) + g)))
+        coefficients = F.interpolate(coefficients, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.result(x * coefficients)
 
 
 def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:

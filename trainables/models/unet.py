@@ -2,8 +2,13 @@
 
 * ``block``: the conv stage at every level: ``plain`` (Ronneberger U-Net with
   batch norm), ``se`` (plus squeeze-and-excitation), ``residual``.
-* ``attention``: Oktay attention gates on every skip, gated by the next-lower
-  decoder level.
+* ``attention``: attention gates on every skip (004 §2.4.5.2, Oktay et al.),
+  gated by the next-lower level's output.
+* ``upsample``: ``transpose`` (2x2 transposed conv to the level's width),
+  ``bilinear`` (+ 1x1 conv), ``nearest`` (no conv: the lower level's channels
+  are concatenated as they are, as in 004's models).
+* ``conv_bias`` (a bias on convolutions that BN follows) and ``head_norm`` (BN
+  after the 1x1 head): off by default, on in 004's Keras models.
 * ``encoder_attention``: ``advanced`` / ``full`` (Lin, Yang, Shu, Scherer; 000
   "Utilization of Skip Connections"): a decoder level also receives the outputs
   of encoder levels 1-3 that are finer than it, max-pooled and convolved to its
@@ -16,12 +21,15 @@ upsampled to the input size; in training the model then returns
 ``(final, aux)``, in eval only ``final``.
 """
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .blocks import BLOCKS, AttentionGate, BottleneckVariants, conv_bn_relu
 
+UPSAMPLING = ("transpose", "bilinear", "nearest")
 ENCODER_LEVELS_SHARED = 3  # encoder levels 1-3 feed every decoder level (advanced / full attention)
 
 
@@ -39,17 +47,23 @@ class _PooledSkip(nn.Module):
         return self.conv(F.max_pool2d(x, self.factor))
 
 
+def _upsampler(upsample: str, below: int, width: int) -> tuple[nn.Module, int]:
+    """The decoder's upsampling of the lower level, and the channels it yields."""
+    if upsample == "transpose":
+        return nn.ConvTranspose2d(below, width, 2, stride=2), width
+    if upsample == "bilinear":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(below, width, 1)), width
+    # 004's models (its printed summary, §3.5.1): UpSampling2D with no convolution after it.
+    return nn.Upsample(scale_factor=2, mode="nearest"), below
+
+
 class _DecoderLevel(nn.Module):
     def __init__(self, level: int, widths: list[int], block, attention: bool, encoder_attention: str, upsample: str):
         super().__init__()
         self.level = level
         width, below = widths[level], widths[level + 1]
-        if upsample == "transpose":
-            self.up = nn.ConvTranspose2d(below, width, 2, stride=2)
-        else:
-            self.up = nn.Sequential(
-                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.Conv2d(below, width, 1)
-            )
+        bias = getattr(block, "keywords", {}).get("bias", False)
+        self.up, up_channels = _upsampler(upsample, below, width)
         sources = []
         if encoder_attention != "none":
             # 000: only encoder levels 1-3 finer than this decoder level, max-pooled to it (none is upsampled).
@@ -59,23 +73,24 @@ class _DecoderLevel(nn.Module):
         skip_channels = width * (1 + len(sources))
         self.full = encoder_attention == "full"
         if self.full:
-            self.gates = nn.ModuleList(AttentionGate(width, width) for _ in range(1 + len(sources)))
+            self.gates = nn.ModuleList(AttentionGate(width, below, bias) for _ in range(1 + len(sources)))
         else:
-            self.gate = AttentionGate(skip_channels, width) if attention or encoder_attention == "advanced" else None
-        self.block = block(skip_channels + width, width)
+            gated = attention or encoder_attention == "advanced"
+            self.gate = AttentionGate(skip_channels, below, bias) if gated else None
+        self.block = block(skip_channels + up_channels, width)
 
     def forward(self, x: torch.Tensor, encoder_outputs: list[torch.Tensor], level: int) -> torch.Tensor:
-        g = self.up(x)
         skips = [encoder_outputs[level]] + [
             extra(encoder_outputs[k]) for k, extra in zip(self.sources, self.extras, strict=True)
         ]
+        # The gates take the lower level's output itself (004 §2.4.5.2: g from the next-lower tier).
         if self.full:
-            skip = torch.cat([gate(s, g) for gate, s in zip(self.gates, skips, strict=True)], dim=1)
+            skip = torch.cat([gate(s, x) for gate, s in zip(self.gates, skips, strict=True)], dim=1)
         else:
             skip = torch.cat(skips, dim=1)
             if self.gate is not None:
-                skip = self.gate(skip, g)
-        return self.block(torch.cat([g, skip], dim=1))
+                skip = self.gate(skip, x)
+        return self.block(torch.cat([self.up(x), skip], dim=1))
 
 
 class UNet(BottleneckVariants):
@@ -89,6 +104,8 @@ class UNet(BottleneckVariants):
         attention: bool = False,
         encoder_attention: str = "none",
         upsample: str = "transpose",
+        conv_bias: bool = False,
+        head_norm: bool = False,
         bottleneck_width: int | None = None,
         bottleneck_transform: nn.Module | None = None,
         aux_head: bool = False,
@@ -100,9 +117,9 @@ class UNet(BottleneckVariants):
             raise ValueError(f"unknown block {block!r}; use one of {', '.join(BLOCKS)}")
         if encoder_attention not in ("none", "advanced", "full"):
             raise ValueError(f"encoder_attention={encoder_attention!r} must be none, advanced or full")
-        if upsample not in ("transpose", "bilinear"):
-            raise ValueError(f"upsample={upsample!r} must be transpose or bilinear")
-        conv = BLOCKS[block]
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample={upsample!r} must be one of {', '.join(UPSAMPLING)}")
+        conv = functools.partial(BLOCKS[block], bias=conv_bias)
         widths = [base_channels * 2**level for level in range(depth)]
         widths.append(UNet.bottleneck_channels(base_channels, depth, bottleneck_width))
         self.depth = depth
@@ -117,6 +134,8 @@ class UNet(BottleneckVariants):
             for level in reversed(range(depth))
         )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
+        if head_norm:  # 004's models end in a 1x1 conv, BN and the sigmoid (its printed summary, §3.5.1)
+            self.head = nn.Sequential(self.head, nn.BatchNorm2d(num_classes))
         self.aux_head = nn.Conv2d(widths[-1], num_classes, 1) if aux_head else None
 
     @staticmethod
