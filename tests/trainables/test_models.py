@@ -3,7 +3,13 @@ import torch
 
 from trainables.heads import OutputHead
 from trainables.losses import segmentation_loss
-from trainables.models import FeatureRandomEnhancement, bottleneck_channels, build_model, count_parameters
+from trainables.models import (
+    BatchRenorm2d,
+    FeatureRandomEnhancement,
+    bottleneck_channels,
+    build_model,
+    count_parameters,
+)
 from trainables.models.blocks import AttentionGate
 from trainables.models.unet import UNet
 
@@ -170,3 +176,38 @@ def test_the_thesis_models_train_on_odd_sizes(architecture):
     logits = model(torch.randn(2, 3, 30, 44))
     assert logits.shape == (2, 1, 30, 44)
     logits.sum().backward()
+
+
+def test_batch_renorm_is_batch_norm_when_r_and_d_cannot_move():
+    # Ioffe 2017: with r_max = 1 and d_max = 0 batch renormalization is batch normalization, running statistics too.
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5) * 3 + 1
+    plain, renorm = torch.nn.BatchNorm2d(3), BatchRenorm2d(3, r_max=1.0, d_max=0.0)
+    assert torch.allclose(plain(x), renorm(x), atol=1e-5)
+    assert torch.allclose(plain.running_mean, renorm.running_mean) and torch.allclose(
+        plain.running_var, renorm.running_var
+    )
+    plain.eval(), renorm.eval()
+    assert torch.allclose(plain(x), renorm(x), atol=1e-5)
+
+
+def test_batch_renorm_corrects_the_batch_towards_the_running_statistics():
+    renorm = BatchRenorm2d(2)  # running mean 0, var 1
+    x = (torch.randn(8, 2, 4, 4) * 0.5 + 2).requires_grad_()
+    y = renorm(x)
+    # r = σ_B / 1 and d = μ_B / 1 (inside the clips): the output is close to x itself, not to a unit normal
+    assert torch.allclose(y, x, atol=1e-2)
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("architecture", ["se_unet", "smp_unet"])
+def test_norm_batch_renorm_replaces_every_batch_norm(architecture):
+    # 001 §3.1 uses batch renormalization; offered on every architecture.
+    params = {"norm": "batch_renorm", **({"base_channels": 4, "depth": 2} if architecture != "smp_unet" else {})}
+    model = build_model(architecture, "baseline", in_channels=1, num_classes=2, params=params)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(isinstance(m, BatchRenorm2d) for m in norms)
+    model(torch.randn(2, 1, 32, 32)).sum().backward()
+    with pytest.raises(ValueError, match="norm='layer' must be one of batch, batch_renorm"):
+        build_model(architecture, "baseline", in_channels=1, num_classes=2, params={"norm": "layer"})

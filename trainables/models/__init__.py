@@ -14,12 +14,14 @@ from torch import nn
 
 from ..variants import get_variant, variants
 from .frem import FeatureRandomEnhancement
+from .renorm import BatchRenorm2d, with_batch_renorm
 from .smp_unet import SmpUNet, smp_bottleneck_channels
 from .unet import UNet
 
 __all__ = [
     "ARCHITECTURES",
     "Architecture",
+    "BatchRenorm2d",
     "FeatureRandomEnhancement",
     "SmpUNet",
     "UNet",
@@ -46,7 +48,9 @@ _UNET_DEFAULTS = {
     "conv_bias": False,
     "head_norm": False,
     "bottleneck_width": None,
+    "norm": "batch",
 }
+NORMS = ("batch", "batch_renorm")  # batch_renorm: 001 §3.1 (every architecture)
 
 
 def _unet(**fixed) -> Architecture:
@@ -62,7 +66,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "attention_residual_unet": _unet(block="residual", attention=True),
     "smp_unet": Architecture(
         SmpUNet,
-        {"encoder": "resnet34", "encoder_depth": 5, "encoder_weights_path": None},
+        {"encoder": "resnet34", "encoder_depth": 5, "encoder_weights_path": None, "norm": "batch"},
         smp_bottleneck_channels,
         "encoder_depth",
     ),
@@ -83,6 +87,8 @@ def architecture_params(
             f"it takes: {', '.join(sorted(spec.defaults))}"
         )
     merged = {**spec.defaults, **(params or {})}
+    if merged["norm"] not in NORMS:
+        raise ValueError(f"architecture {architecture!r}: norm={merged['norm']!r} must be one of {', '.join(NORMS)}")
     return get_variant(variant).architecture_params(merged, spec.depth_key, architecture)
 
 
@@ -107,14 +113,16 @@ def build_model(
     if missing:
         raise KeyError(f"variant {variant!r} needs hyperparameter(s) {', '.join(missing)} from its search space")
     arch_params = architecture_params(architecture, params, variant)
+    norm = arch_params.pop("norm")
     channels = ARCHITECTURES[architecture].bottleneck_channels(**arch_params)
-    return ARCHITECTURES[architecture].build(
+    model = ARCHITECTURES[architecture].build(
         in_channels=in_channels,
         num_classes=num_classes,
         bottleneck_transform=chosen.bottleneck_transform(channels, hyper, seed),
         aux_head=chosen.aux_head,
         **arch_params,
     )
+    return with_batch_renorm(model) if norm == "batch_renorm" else model
 
 
 def count_parameters(model: nn.Module, norm_statistics: bool = False) -> int:

@@ -1,5 +1,5 @@
-"""Per-arm settings in a real study: fixed hyperparameters, per-arm budgets, and threshold rows
-(the rows of 001 §4.3 and 002 §3 that one equal-budget search cannot express)."""
+"""Per-arm settings in a real study: fixed hyperparameters, per-arm budgets, threshold rows and the
+output head (the rows of 001 §4.3, 002 §3 and 004 §3.5 that one equal-budget search cannot express)."""
 
 import pyarrow.dataset as ds
 import pytest
@@ -19,6 +19,8 @@ VARIANTS = [
         "training": {"stochastic_width": True},
         "evaluation": {"threshold_rows": {"sw90": 0.9, "sw95": 0.95}},
     },
+    # 004 §3.5.1-3.5.2: a 1-channel sigmoid output trained with the binary focal loss
+    {"name": "baseline", "label": "sigmoid", "trials": 1, "training": {"output": "sigmoid", "loss": "binary_focal"}},
 ]
 
 
@@ -39,7 +41,7 @@ def _table(root, name):
 def test_fixed_hyperparameters_and_per_arm_budgets(study):
     root, _ = study
     trials = _table(root, "trials")
-    assert trials.groupby("variant").size().to_dict() == {"dropout": 1, "sw": 2}
+    assert trials.groupby("variant").size().to_dict() == {"dropout": 1, "sigmoid": 1, "sw": 2}
     assert (trials.loc[trials["variant"] == "dropout", "hp_dropout_p"] == 0.25).all()
     assert (trials["status"] == "completed").all()
     status = orchestrate("status", root)
@@ -49,9 +51,10 @@ def test_fixed_hyperparameters_and_per_arm_budgets(study):
 def test_threshold_rows_evaluate_the_same_checkpoint_at_fixed_thresholds(study):
     root, _ = study
     tests = _table(root, "tests").set_index("variant")
-    assert sorted(tests.index) == ["dropout", "sw", "sw90", "sw95"]
+    assert sorted(tests.index) == ["dropout", "sigmoid", "sw", "sw90", "sw95"]
     assert tests.loc["sw90", "threshold"] == 0.9 and tests.loc["sw95", "threshold"] == 0.95
-    assert tests.loc[["sw", "dropout"], "threshold"].isna().all()  # argmax unless asked
+    assert tests.loc[["sw", "dropout", "sigmoid"], "threshold"].isna().all()  # argmax unless asked
+    assert tests["test_miou"].between(0, 1).all()
     assert tests.loc["sw", "trial_id"] == tests.loc["sw90", "trial_id"] == tests.loc["sw95", "trial_id"]
     assert tests.loc["sw90", "arm"] == "cells__unet__sw90"
     images = _table(root, "images")
@@ -62,7 +65,7 @@ def test_compare_lists_threshold_rows_and_says_budgets_differ(study):
     root, result = study
     for row in ("sw", "sw90", "sw95", "dropout"):
         assert f"| unet | {row} |" in result.stdout
-    assert "Trial budgets differ between arms in study arms (dropout 1, sw 2)" in result.stdout
+    assert "Trial budgets differ between arms in study arms (dropout 1, sw 2, sigmoid 1)" in result.stdout
     assert "sw95: sw's checkpoint at threshold 0.95" in result.stdout
     # a threshold row has no trials of its own: no cost, no trial count
     row = next(line for line in result.stdout.splitlines() if line.startswith("| unet | sw90 |"))

@@ -51,6 +51,17 @@ def test_demo_spec_is_valid():
         ({"variants": [{"name": "frem", "fixed": {"frem_b": 2.5}}]}, "fixes 'frem_b' at 2.5, but the space declares"),
         ({"variants": [{"name": "frem", "fixed": {"frem_b": 99}}]}, "fixed frem_b=99 is outside the allowed [1, 16]"),
         ({"variants": [{"name": "frem", "trials": 0}]}, "variants.0.trials: Input should be greater than 0"),
+        ({"training": {"output": "sigmoid"}}, "a sigmoid output trains with a binary loss (bce, binary_focal"),
+        ({"training": {"output": "tanh"}}, "training.output: Input should be 'softmax' or 'sigmoid'"),
+        ({"evaluation": {"threshold_rows": {"t9": 0.9}}}, "move them into that variant's `evaluation:`"),
+        (
+            {"variants": [{"name": "baseline", "evaluation": {"threshold_rows": {"baseline": 0.9}}}]},
+            "variant 'baseline' is listed twice",
+        ),
+        (
+            {"variants": [{"name": "baseline", "evaluation": {"threshold_rows": {"t": 1.5}}}]},
+            "threshold_rows.t: Input should be less than 1",
+        ),
         ({"variants": [{"name": "frem", "training": {"loss": "hinge"}}]}, "unknown loss 'hinge'"),
         ({"variants": ["baseline", {"name": "baseline", "training": {}}]}, "variant 'baseline' is listed twice"),
     ],
@@ -98,6 +109,11 @@ def test_a_binary_loss_on_a_multiclass_dataset_is_refused(tmp_path, write_spec):
     )
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and "'bce' is a binary loss but dataset 'four' has 4 classes" in result.output
+    sigmoid = {"name": "baseline", "training": {"output": "sigmoid", "loss": "ce"}}
+    four = [{"name": "four", "path": str(root), "split": {"val": 1}}]
+    path = write_spec(tiny_spec(datasets=four, variants=[sigmoid]))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "sigmoid needs a binary dataset ('four' has 4 classes)" in result.output
 
 
 def test_malformed_yaml_names_the_line(write_spec, tmp_path):
