@@ -190,6 +190,7 @@ def evaluate_checkpoint(
         "images": len(stems),
         "threshold": threshold,
         "parameters": count_parameters(model),
+        "trainable_parameters": count_parameters(model, trainable_only=True),
         "inference_ms": predict.ms_per_image,
         "device": device,
         **{f"test_{k}": v for k, v in split_metrics(predictions.total, class_names).items()},

@@ -46,6 +46,21 @@ class DataSplit:
 
 
 @dataclass(frozen=True)
+class LrSchedule:
+    kind: str  # "none", "plateau" (on the validation loss) or "cosine" (over the epochs)
+    factor: float  # plateau: the learning rate is multiplied by this
+    patience: int  # plateau: after this many epochs without a lower validation loss
+    min_lr: float  # the floor of either schedule
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    metric: str  # a reported metric, e.g. val_loss
+    direction: Direction
+    patience: int  # stop after this many epochs without improvement
+
+
+@dataclass(frozen=True)
 class TrainingSettings:
     epochs: int
     batch_size: int
@@ -56,6 +71,8 @@ class TrainingSettings:
     stochastic_width: bool
     loader_workers: int | None  # None: the worker's CPUs beyond the first
     output: OutputHead  # softmax over classes, or a binary task's 1-channel sigmoid
+    lr_schedule: LrSchedule
+    early_stopping: EarlyStopping | None  # None: every trial runs all its epochs
 
     def with_sampled(self, hyper: dict[str, Any]) -> "TrainingSettings":
         """These settings with whatever the trial's search space sampled (loss, focal_gamma, augmentation)."""

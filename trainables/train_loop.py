@@ -17,7 +17,7 @@ import ray.train.torch
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .config import TrialConfig
+from .config import EarlyStopping, LrSchedule, TrialConfig
 from .data import LoadedDataset, load_dataset
 from .losses import LossFn, build_loss, segmentation_loss
 from .metrics import confusion_matrix, split_metrics
@@ -25,6 +25,7 @@ from .models import build_model
 from .variants import get_variant
 
 CHECKPOINT_FILE = "state.pt"
+LrScheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -39,6 +40,9 @@ class TrialState:
     best: float | None = None
     best_epoch: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    watched_best: float | None = None  # early stopping: the best value of its metric so far
+    stale_epochs: int = 0  # early stopping: epochs since that value last improved
+    stopped_early: bool = False
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Run:
     model: torch.nn.Module  # as prepared by Ray Train (maybe DistributedDataParallel)
     core: torch.nn.Module  # the model itself
     optimizer: torch.optim.Optimizer
+    scheduler: LrScheduler | None
     train_loader: DataLoader
     val_loader: DataLoader
     loss_fn: LossFn
@@ -84,6 +89,44 @@ def _use_amp(setting: str, device: torch.device) -> bool:
     return device.type == "cuda" and setting in ("auto", "bf16")
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: LrSchedule, epochs: int) -> LrScheduler | None:
+    if schedule.kind == "plateau":
+        # 002 §2 uses Keras's ReduceLROnPlateau: reduce after `patience` epochs without a val_loss lower by
+        # 1e-4; PyTorch's reduces after patience + 1 such epochs, hence the - 1.
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="min",
+            factor=schedule.factor,
+            patience=max(schedule.patience - 1, 0),
+            threshold=1e-4,
+            threshold_mode="abs",
+            min_lr=schedule.min_lr,
+        )
+    if schedule.kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=schedule.min_lr)
+    return None
+
+
+def step_schedule(run: "Run", val_loss: float) -> None:
+    if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        run.scheduler.step(val_loss)
+    elif run.scheduler is not None:
+        run.scheduler.step()
+
+
+def stop_early(state: "TrialState", metrics: dict[str, Any], rule: EarlyStopping | None) -> bool:
+    """Keras's EarlyStopping (003 §5.2): stop once ``rule.metric`` has not improved for ``patience`` epochs."""
+    if rule is None:
+        return False
+    value = metrics[rule.metric]
+    if rule.direction.better(value, state.watched_best):
+        state.watched_best, state.stale_epochs = value, 0
+    else:
+        state.stale_epochs += 1
+    state.stopped_early = state.stale_epochs >= rule.patience
+    return state.stopped_early
+
+
 def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
     """Seed, load the data, build and prepare the model, optimizer, loaders and loss."""
     torch.manual_seed(seed)
@@ -104,7 +147,8 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         seed=seed,
     )
     model = ray.train.torch.prepare_model(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
+    trainable = [p for p in model.parameters() if p.requires_grad]  # a frozen encoder is not optimised
+    optimizer = torch.optim.Adam(trainable, lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
     workers = loader_workers(training.loader_workers, config.resources.cpus_per_worker)
     return Run(
         config=config,
@@ -113,6 +157,7 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         model=model,
         core=model.module if hasattr(model, "module") else model,
         optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, training.lr_schedule, training.epochs),
         train_loader=make_loader(data.train, training.batch_size, True, seed, world, rank, workers),
         val_loader=make_loader(data.val, training.batch_size, False, seed, 1, 0, workers),
         loss_fn=build_loss(training.loss, float(training.focal_gamma)),
@@ -132,6 +177,8 @@ def restore(run: Run) -> TrialState | None:
         saved = torch.load(os.path.join(directory, CHECKPOINT_FILE), map_location=run.device, weights_only=False)
     run.core.load_state_dict(saved["model"])
     run.optimizer.load_state_dict(saved["optimizer"])
+    if run.scheduler is not None:
+        run.scheduler.load_state_dict(saved["scheduler"])
     return TrialState(**saved["state"])
 
 
@@ -187,6 +234,9 @@ def epoch_metrics(run: Run, state: TrialState, epoch: int, train_loss: float, st
     if run.config.direction.better(value, state.best):
         state.best, state.best_epoch = value, epoch + 1
     metrics["best_metric"], metrics["best_epoch"] = state.best, state.best_epoch
+    metrics["lr"] = run.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
+    step_schedule(run, val_loss)
+    metrics["stopped_early"] = stop_early(state, metrics, run.config.training.early_stopping)
     state.epoch = epoch + 1
     return metrics
 
@@ -196,7 +246,12 @@ def report(run: Run, metrics: dict[str, Any], state: TrialState) -> None:
     with tempfile.TemporaryDirectory() as directory:
         checkpoint = None
         if run.rank == 0:
-            payload = {"model": run.core.state_dict(), "optimizer": run.optimizer.state_dict(), "state": vars(state)}
+            payload = {
+                "model": run.core.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+                "state": vars(state),
+            }
             torch.save(payload, os.path.join(directory, CHECKPOINT_FILE))
             checkpoint = ray.train.Checkpoint.from_directory(directory)
         ray.train.report(metrics, checkpoint=checkpoint)
@@ -221,7 +276,7 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
     # have died before recording them (it writes each epoch row idempotently).
     replay = state is not None
     state = state or TrialState()
-    if replay and state.epoch >= config.training.epochs and state.history:
+    if replay and (state.epoch >= config.training.epochs or state.stopped_early) and state.history:
         # Finished before the driver died: report the final epoch again so Tune sees the trial end.
         ray.train.report({**state.history[-1], "history": state.history[:-1]})
         return
@@ -233,3 +288,5 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
         state.history.append(metrics)
         report(run, reported, state)
         replay = False
+        if state.stopped_early:
+            break

@@ -10,7 +10,7 @@ import pyarrow as pa
 import search_spaces
 from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: epochs.lr and epochs.stopped_early, tests.trainable_parameters
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
 
@@ -57,6 +57,8 @@ EPOCH_COLUMNS: Columns = [
     ("val_loss", pa.float64()),
     ("val_miou", pa.float64()),
     ("best_metric", pa.float64()),
+    ("lr", pa.float64()),  # the learning rate the epoch trained with (schedules change it)
+    ("stopped_early", pa.bool_()),  # the trial's early-stopping rule ended it after this epoch
     ("epoch_seconds", pa.float64()),
     ("recorded_at", pa.timestamp("us", tz="UTC")),
 ]
@@ -73,6 +75,7 @@ TEST_COLUMNS: Columns = EVALUATION_KEY + [
     ("images", pa.int64()),
     ("threshold", pa.float64()),  # binary tasks: the foreground threshold applied (fixed or swept); null: argmax
     ("parameters", pa.int64()),
+    ("trainable_parameters", pa.int64()),  # fewer than parameters where an encoder is frozen (003 §5.2)
     ("inference_ms", pa.float64()),  # per image (or tile), batch 1, on the evaluating machine
     ("device", pa.string()),
     ("evaluated_at", pa.timestamp("us", tz="UTC")),

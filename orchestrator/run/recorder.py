@@ -70,7 +70,9 @@ class ResultsRecorder(tune.Callback):
         epochs = self.store.epochs_of(config.arm_id, trial.trial_id)
         best = config.direction.best_of(epochs, key=lambda epoch: epoch.get(config.metric))
         completed = len(epochs)
-        status = "failed" if failed else ("completed" if completed >= config.training.epochs else "pruned")
+        # A trial stopped by its early-stopping rule is complete; one stopped by ASHA is pruned.
+        ran_out = completed >= config.training.epochs or bool((trial.last_result or {}).get("stopped_early"))
+        status = "failed" if failed else ("completed" if ran_out else "pruned")
         row = {
             **arm_key(config),
             "search_space": config.search_space,

@@ -35,7 +35,8 @@ class StudyOptunaSearch(OptunaSearch):
         self._epochs = epochs
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        if error or (result and result.get("epoch", self._epochs) < self._epochs):
+        truncated = result and result.get("epoch", self._epochs) < self._epochs and not result.get("stopped_early")
+        if error or truncated:
             result = None  # -> FAIL if error, else PRUNED (Optuna keeps its intermediate values)
         super().on_trial_complete(trial_id, result=result, error=error)
 

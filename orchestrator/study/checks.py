@@ -88,6 +88,12 @@ def _check_metric(spec: StudySpec) -> None:
         allowed |= {f"val_{name}" for name in metric_names(class_names_of(dataset.source()))}
     if spec.metric not in allowed:
         raise UserError(f"metric {spec.metric!r} is not reported by trials; use one of: {', '.join(sorted(allowed))}")
+    stopping = spec.training.early_stopping
+    if stopping and stopping.metric not in allowed:
+        raise UserError(
+            f"training.early_stopping.metric {stopping.metric!r} is not reported by trials; "
+            f"use one of: {', '.join(sorted(allowed))}"
+        )
 
 
 def _check_loss(spec: StudySpec) -> None:

@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.errors import UserError
 from trainables.augment import POLICIES
-from trainables.config import DataSource, EvaluationSettings, Resources, TrainingSettings
+from trainables.config import (
+    DataSource,
+    EarlyStopping,
+    EvaluationSettings,
+    LrSchedule,
+    Resources,
+    TrainingSettings,
+)
 from trainables.direction import Direction
 from trainables.heads import OutputHead
 
@@ -150,6 +157,29 @@ class ResourcesSpec(_Strict):
         return Resources(**self.model_dump())
 
 
+class LrScheduleSpec(_Strict):
+    """002 §2: ReduceLROnPlateau on the validation loss, factor 0.5 after 50 epochs, floor 1e-6."""
+
+    kind: Literal["none", "plateau", "cosine"] = "none"
+    factor: float = Field(0.5, gt=0, lt=1)
+    patience: int = Field(10, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+
+    def settings(self) -> LrSchedule:
+        return LrSchedule(**self.model_dump())
+
+
+class EarlyStoppingSpec(_Strict):
+    """003 §5.2: stop when val_loss has not improved for 15 epochs (mode min)."""
+
+    metric: str = "val_loss"
+    mode: Direction = Direction.MIN
+    patience: int = Field(gt=0)
+
+    def settings(self) -> EarlyStopping:
+        return EarlyStopping(metric=self.metric, direction=self.mode, patience=self.patience)
+
+
 class TrainingSpec(_Strict):
     batch_size: int = Field(8, gt=0)
     # One loss name, or a mapping name -> weight (a weighted sum); a space may search `loss` too.
@@ -160,9 +190,15 @@ class TrainingSpec(_Strict):
     stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
     loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
     output: OutputHead = OutputHead.SOFTMAX  # sigmoid: binary tasks, 1 output channel (004 §3.5.1)
+    lr_schedule: LrScheduleSpec = LrScheduleSpec()
+    early_stopping: EarlyStoppingSpec | None = None  # budget.epochs is then the maximum
 
     def settings(self, epochs: int) -> TrainingSettings:
-        return TrainingSettings(epochs=epochs, **self.model_dump())
+        plain = self.model_dump(exclude={"lr_schedule", "early_stopping"})
+        stopping = self.early_stopping.settings() if self.early_stopping else None
+        return TrainingSettings(
+            epochs=epochs, lr_schedule=self.lr_schedule.settings(), early_stopping=stopping, **plain
+        )
 
 
 class EvaluationSpec(_Strict):

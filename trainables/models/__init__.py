@@ -66,7 +66,13 @@ ARCHITECTURES: dict[str, Architecture] = {
     "attention_residual_unet": _unet(block="residual", attention=True),
     "smp_unet": Architecture(
         SmpUNet,
-        {"encoder": "resnet34", "encoder_depth": 5, "encoder_weights_path": None, "norm": "batch"},
+        {
+            "encoder": "resnet34",
+            "encoder_depth": 5,
+            "encoder_weights_path": None,
+            "freeze_encoder": False,
+            "norm": "batch",
+        },
         smp_bottleneck_channels,
         "encoder_depth",
     ),
@@ -125,10 +131,10 @@ def build_model(
     return with_batch_renorm(model) if norm == "batch_renorm" else model
 
 
-def count_parameters(model: nn.Module, norm_statistics: bool = False) -> int:
-    """Learned parameters; with ``norm_statistics``, also batch norm's running mean and variance, as
-    Keras's "Total params" counts them (the totals 004 §3.5.1 publishes)."""
-    count = sum(p.numel() for p in model.parameters())
+def count_parameters(model: nn.Module, norm_statistics: bool = False, trainable_only: bool = False) -> int:
+    """Learned parameters (``trainable_only``: those not frozen); with ``norm_statistics``, also batch
+    norm's running mean and variance, as Keras's "Total params" counts them (004 §3.5.1 publishes those)."""
+    count = sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
     if norm_statistics:
         count += sum(b.numel() for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
     return count

@@ -26,6 +26,7 @@ class SmpUNet(BottleneckVariants):
         encoder: str = "resnet34",
         encoder_depth: int = 5,
         encoder_weights_path: str | None = None,
+        freeze_encoder: bool = False,
         bottleneck_transform: nn.Module | None = None,
         aux_head: bool = False,
     ):
@@ -43,11 +44,21 @@ class SmpUNet(BottleneckVariants):
         )
         if encoder_weights_path:
             self.model.encoder.load_state_dict(torch.load(encoder_weights_path, map_location="cpu"))
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:  # 003 §5.2: only the decoder is trained
+            self.model.encoder.requires_grad_(False)
         self.depth = encoder_depth
         self.size_multiple = 2**encoder_depth
         self.bottleneck_transform = bottleneck_transform or nn.Identity()
         channels = self.model.encoder.out_channels[-1]
         self.aux_head = nn.Conv2d(channels, num_classes, 1) if aux_head else None
+
+    def train(self, mode: bool = True) -> "SmpUNet":
+        """A frozen encoder stays in eval mode: its batch norm keeps its statistics too (as Keras freezes it)."""
+        super().train(mode)
+        if self.freeze_encoder:
+            self.model.encoder.eval()
+        return self
 
     def logits_and_bottleneck(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.model.encoder(images)

@@ -28,7 +28,15 @@ VARIANTS = [
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("arms")
     spec_path = root / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(tiny_spec("arms", variants=VARIANTS)))
+    training = {
+        "batch_size": 4,
+        # 002 §2's schedule and 003 §5.2's early stopping, shrunk: a rising val_loss never comes, so
+        # "max" stops a trial at its first epoch without one (epochs is then the maximum)
+        "lr_schedule": {"kind": "plateau", "factor": 0.5, "patience": 1},
+        "early_stopping": {"metric": "val_loss", "mode": "max", "patience": 1},
+    }
+    budget = {"trials_per_arm": 2, "epochs": 4, "max_concurrent_trials": 2}
+    spec_path.write_text(yaml.safe_dump(tiny_spec("arms", variants=VARIANTS, training=training, budget=budget)))
     result = orchestrate("run", spec_path, "--storage", root / "runs")
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "runs" / "arms", result
@@ -70,3 +78,21 @@ def test_compare_lists_threshold_rows_and_says_budgets_differ(study):
     # a threshold row has no trials of its own: no cost, no trial count
     row = next(line for line in result.stdout.splitlines() if line.startswith("| unet | sw90 |"))
     assert row.endswith("| – | – |")
+
+
+def test_early_stopping_ends_a_trial_as_complete_and_the_schedule_lowers_the_rate(study):
+    root, _ = study
+    trials, epochs = _table(root, "trials"), _table(root, "epochs").sort_values(["trial_id", "epoch"])
+    assert (trials["status"] == "completed").all()  # stopped by its rule, not pruned
+    for trial_id, rows in epochs.groupby("trial_id"):
+        losses = rows["val_loss"].tolist()
+        stopped = rows["stopped_early"].tolist()
+        assert stopped[:-1] == [False] * (len(rows) - 1), trial_id
+        # the rule: stop at the first epoch whose val_loss is not above the best before it (mode max)
+        first_stale = next((i for i in range(1, len(losses)) if losses[i] <= max(losses[:i])), None)
+        assert len(rows) == (first_stale + 1 if first_stale is not None else 4) and stopped[-1] == (
+            first_stale is not None
+        )
+        rates = rows["lr"].tolist()
+        assert all(later in (earlier, earlier / 2) for earlier, later in zip(rates, rates[1:], strict=False))
+    assert (trials["epochs_completed"] < 4).any()

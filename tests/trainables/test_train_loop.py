@@ -1,0 +1,54 @@
+"""The pieces of the training loop that decide when the rate drops and when a trial stops."""
+
+from types import SimpleNamespace
+
+import torch
+
+from trainables.config import EarlyStopping, LrSchedule
+from trainables.direction import Direction
+from trainables.models import build_model, count_parameters
+from trainables.train_loop import TrialState, make_scheduler, step_schedule, stop_early
+
+
+def _rates(schedule: LrSchedule, val_losses: list[float], epochs: int = 10) -> list[float]:
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    run = SimpleNamespace(scheduler=make_scheduler(optimizer, schedule, epochs))
+    rates = []
+    for loss in val_losses:
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        step_schedule(run, loss)
+    return rates
+
+
+def test_plateau_halves_the_rate_after_patience_epochs_without_a_lower_val_loss_down_to_the_floor():
+    # 002 §2 (Keras ReduceLROnPlateau): factor 0.5 after `patience` epochs without improvement, floor min_lr.
+    rates = _rates(LrSchedule("plateau", 0.5, 2, 3e-4), [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    assert rates == [1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 3e-4, 3e-4]
+
+
+def test_cosine_anneals_to_the_floor_over_the_epochs_and_none_keeps_the_rate():
+    rates = _rates(LrSchedule("cosine", 0.5, 0, 0.0), [1.0] * 5, epochs=4)
+    assert rates[0] == 1e-3 and abs(rates[2] - 5e-4) < 1e-9 and rates[4] < 1e-12
+    assert _rates(LrSchedule("none", 0.5, 0, 0.0), [1.0, 2.0, 3.0]) == [1e-3] * 3
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    # 003 §5.2: EarlyStopping on val_loss, mode min, patience 15 (here 2).
+    rule, state = EarlyStopping("val_loss", Direction.MIN, 2), TrialState()
+    decisions = [stop_early(state, {"val_loss": loss}, rule) for loss in [1.0, 0.8, 0.9, 0.7, 0.75, 0.7]]
+    assert decisions == [False, False, False, False, False, True]
+    assert state.watched_best == 0.7 and state.stopped_early
+    assert not stop_early(TrialState(), {"val_loss": 1.0}, None)
+
+
+def test_a_frozen_encoder_is_not_trained_and_keeps_its_batch_norm_statistics():
+    # 003 §5.2: smp encoders with frozen weights; only the decoder is trained (trainable < total parameters).
+    model = build_model("smp_unet", "baseline", in_channels=3, num_classes=2, params={"freeze_encoder": True})
+    assert count_parameters(model, trainable_only=True) < count_parameters(model)
+    before = model.model.encoder.state_dict()["bn1.running_mean"].clone()
+    model.train()
+    model(torch.randn(2, 3, 64, 64)).sum().backward()
+    assert all(p.grad is None for p in model.model.encoder.parameters())
+    assert any(p.grad is not None for p in model.model.decoder.parameters())
+    assert torch.equal(model.model.encoder.state_dict()["bn1.running_mean"], before)
