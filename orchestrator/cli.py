@@ -11,6 +11,7 @@ from rich.console import Console
 
 from orchestrator.errors import UserError
 from orchestrator.reports.render import FORMATS
+from orchestrator.study.budget import Budget
 
 app = typer.Typer(
     help="Fair hyperparameter searches over U-Net-family segmentation models on Ray Tune + Ray Train + Optuna.",
@@ -69,7 +70,7 @@ def _trial_budgets(arms) -> str:
 
 
 def _drive(study, address: str | None) -> None:
-    from orchestrator.reports.compare import compare_studies
+    from orchestrator.reports.compare import CompareOptions, compare_studies
     from orchestrator.run.lock import claim_driver
     from orchestrator.run.runner import run_study
 
@@ -85,7 +86,8 @@ def _drive(study, address: str | None) -> None:
         )
         raise typer.Exit(130)
     console.print()
-    console.print(compare_studies([study]), highlight=False, markup=False, soft_wrap=True)  # keep table rows whole
+    table = compare_studies([study], CompareOptions().with_study_layout(study))
+    console.print(table, highlight=False, markup=False, soft_wrap=True)  # keep table rows whole
     console.print(f"results: {study.root / 'results'}")
 
 
@@ -98,13 +100,18 @@ def run(
         str | None,
         typer.Option(help="Ray cluster to use (HOST:PORT, 'auto' or ray://...). Default: start a local Ray."),
     ] = None,
+    budget: Annotated[
+        Budget,
+        typer.Option(help="full: the spec as written; smoke: every arm, shrunk to minutes on a CPU (<name>-smoke)."),
+    ] = Budget.FULL,
 ):
     """Run a study: every arm searched with the same trial budget; results to Parquet; prints the comparison."""
+    from orchestrator.study.budget import at_budget
     from orchestrator.study.checks import validate_study
     from orchestrator.study.folder import StudyDir
     from orchestrator.study.spec import load_spec
 
-    study_spec = load_spec(spec)
+    study_spec = at_budget(load_spec(spec), budget)
     validate_study(study_spec)
     _drive(StudyDir.create(study_spec, storage or study_spec.storage), address)
 
@@ -170,7 +177,7 @@ def compare(
     from orchestrator.study.folder import StudyDir
 
     opened = [StudyDir.open(path) for path in studies]
-    options = CompareOptions(format.value, metric, per_class, baseline, reference)
+    options = CompareOptions(format.value, metric, per_class, baseline, reference).with_study_layout(opened[0])
     table = compare_studies(opened, options)
     if output:
         output.write_text(table)

@@ -14,7 +14,7 @@ The table is built column group by column group (`_metric_columns`,
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +22,7 @@ import pandas as pd
 from orchestrator.errors import UserError
 from orchestrator.reports.cost import compute_hours
 from orchestrator.reports.formatting import NO_VALUE, format_count, format_p, format_value
-from orchestrator.reports.references import load_references
+from orchestrator.reports.references import ReferenceKey, load_references, metric_column
 from orchestrator.reports.render import render
 from orchestrator.reports.stats import mean_std, paired_wilcoxon
 from orchestrator.results.schema import ARM_KEY_NAMES
@@ -43,6 +43,15 @@ class CompareOptions:
     per_class: bool = False
     baseline: str | None = None  # VARIANT (same architecture) or ARCHITECTURE:VARIANT
     reference: Path | None = None
+    layout: list[str] = field(default_factory=list)  # a paper's columns: test metrics, each beside its published
+
+    def with_study_layout(self, study: StudyDir) -> "CompareOptions":
+        """The spec's ``compare:`` columns and published numbers, unless a metric or reference was asked for."""
+        layout = study.spec.compare
+        if self.metric is not None or self.layout:
+            return self
+        reference = self.reference or (Path(layout.reference) if layout.reference else None)
+        return replace(self, layout=list(layout.metrics), reference=reference)
 
 
 @dataclass
@@ -247,7 +256,7 @@ def _reference_columns(table: Table, comparison: _Comparison, reference: Path) -
     """Per dataset: the published number and the measured one's difference to it."""
     references = load_references(reference)
     for dataset in comparison.datasets:
-        published = [references.get((*key, dataset), math.nan) for key in comparison.row_keys]
+        published = [references.get((*key, dataset, comparison.metric.column), math.nan) for key in comparison.row_keys]
         measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
         differences = [
             NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)
@@ -255,6 +264,38 @@ def _reference_columns(table: Table, comparison: _Comparison, reference: Path) -
         table.add_column(f"{dataset} published", [format_value(value) for value in published])
         table.add_column(f"{dataset} Δpub", differences)
     table.notes.append(f"published: numbers from {reference.name}; Δpub = measured − published.")
+
+
+def _layout_metric_columns(
+    table: Table, comparison: _Comparison, dataset: str, references: dict[ReferenceKey, float]
+) -> None:
+    """One metric of a paper's layout on one dataset: measured, and where published, published and Δ."""
+    column = comparison.metric.column
+    measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
+    label = column.removeprefix("test_")
+    index = table.add_column(
+        f"{dataset} {label}", [format_value(*comparison.cell(key, dataset)[:2]) for key in comparison.row_keys]
+    )
+    _bold_best(table, index, measured, comparison.metric.direction)
+    published = [references.get((*key, dataset, column), math.nan) for key in comparison.row_keys]
+    if all(math.isnan(value) for value in published):
+        return
+    table.add_column(f"{dataset} {label} pub", [format_value(value) for value in published])
+    differences = [NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)]
+    table.add_column(f"{dataset} {label} Δ", differences)
+
+
+def _layout_columns(table: Table, comparison: _Comparison, layout: list[str], reference: Path | None) -> None:
+    """A paper's table: per dataset, each of its metrics measured, beside the published number and Δ."""
+    references = load_references(reference) if reference else {}
+    for dataset in comparison.datasets:
+        for name in layout:
+            metric = resolve_metric(metric_column(name), comparison.results)
+            per_metric = replace(comparison, metric=metric, values=_arm_values(comparison.results, metric))
+            _layout_metric_columns(table, per_metric, dataset, references)
+    if references:
+        source = "the study's reference.csv" if reference and reference.name == "reference.csv" else reference.name
+        table.notes.append(f"pub: published numbers ({source}); Δ = measured − published.")
 
 
 def _cost_cells(comparison: _Comparison, key: RowKey) -> list[str]:
@@ -359,12 +400,15 @@ def comparison(results: StudyResults, options: CompareOptions) -> tuple[Table, s
     if not comparison.row_keys:
         return Table(["architecture", "variant"], []), "no finished trials yet"
     table = Table(["architecture", "variant"], [list(key) for key in comparison.row_keys])
-    _metric_columns(table, comparison)
+    if options.layout:
+        _layout_columns(table, comparison, options.layout, options.reference)
+    else:
+        _metric_columns(table, comparison)
     if options.per_class and comparison.metric.source == "tests":
         _per_class_columns(table, comparison)
     if options.baseline:
         _baseline_columns(table, comparison, options.baseline)
-    if options.reference:
+    if options.reference and not options.layout:
         _reference_columns(table, comparison, options.reference)
     hours_unit = _cost_columns(table, comparison)
     return table, _caption(comparison, table.notes, hours_unit)

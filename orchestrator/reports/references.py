@@ -1,9 +1,10 @@
 """Published numbers to print beside measured ones (`orchestrate compare --reference FILE`).
 
 A CSV (or YAML list) with columns ``architecture, variant, dataset, value``
-and optionally ``source``; ``value`` in the units of the compared metric
-(mIoU as a fraction: 0.8559, not 85.59). ``architecture`` is the study's
-architecture key (its ``label`` when it has one).
+and optionally ``metric`` (a test metric such as ``miou`` or ``iou_membrane``;
+default ``miou``) and ``source``; ``value`` in the units of the metric (mIoU
+as a fraction: 0.8559, not 85.59; counts as counts). ``architecture`` and
+``variant`` are the study's keys (their ``label`` when they have one).
 """
 
 import csv
@@ -15,9 +16,17 @@ import yaml
 from orchestrator.errors import UserError
 
 REQUIRED = ("architecture", "variant", "dataset", "value")
+DEFAULT_METRIC = "test_miou"
+ReferenceKey = tuple[str, str, str, str]  # architecture, variant, dataset, tests-table column
 
 
-def load_references(path: Path) -> dict[tuple[str, str, str], float]:
+def metric_column(name: str) -> str:
+    """``miou`` -> ``test_miou``; names of other tests-table columns stay as they are."""
+    known_prefixes = ("test_", "image_false", "presence_", "inference_ms", "parameters", "trainable_parameters")
+    return name if name.startswith(known_prefixes) else f"test_{name}"
+
+
+def load_references(path: Path) -> dict[ReferenceKey, float]:
     if not path.is_file():
         raise UserError(f"reference file {path} not found; give a CSV with columns {', '.join(REQUIRED)}")
     if path.suffix in (".yaml", ".yml"):
@@ -38,5 +47,6 @@ def load_references(path: Path) -> dict[tuple[str, str, str], float]:
             ) from None
         if math.isnan(value):
             continue
-        references[(str(row["architecture"]), str(row["variant"]), str(row["dataset"]))] = value
+        metric = metric_column(str(row.get("metric") or DEFAULT_METRIC))
+        references[(str(row["architecture"]), str(row["variant"]), str(row["dataset"]), metric)] = value
     return references

@@ -1,21 +1,30 @@
 """A study before it runs: the spec, its checks, the study folder, the data splits, each arm's trial configuration."""
 
-from orchestrator.study.checks import space_context, validate_study
-from orchestrator.study.folder import StudyDir
-from orchestrator.study.spec import Arm, StudySpec, dump_spec, load_spec, parse_spec
-from orchestrator.study.splits import compute_split, data_seed
-from orchestrator.study.trial_config import trial_config
+import importlib
 
-__all__ = [
-    "Arm",
-    "StudyDir",
-    "StudySpec",
-    "compute_split",
-    "data_seed",
-    "dump_spec",
-    "load_spec",
-    "parse_spec",
-    "space_context",
-    "trial_config",
-    "validate_study",
-]
+# Names load on first use (PEP 562): the CLI imports the budget choices at start-up
+# without paying for torch, optuna and the model registry.
+_MODULE_OF = {
+    "Budget": "budget",
+    "at_budget": "budget",
+    "smoke_spec": "budget",
+    "fixed_hyperparameters": "checks",
+    "space_context": "checks",
+    "validate_study": "checks",
+    "StudyDir": "folder",
+    "Arm": "spec",
+    "StudySpec": "spec",
+    "dump_spec": "spec",
+    "load_spec": "spec",
+    "parse_spec": "spec",
+    "compute_split": "splits",
+    "data_seed": "splits",
+    "trial_config": "trial_config",
+}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)

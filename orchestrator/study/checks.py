@@ -12,6 +12,8 @@ import optuna
 import search_spaces
 from orchestrator.datasets.check import check_dataset
 from orchestrator.errors import UserError
+from orchestrator.reports.references import load_references, metric_column
+from orchestrator.results.schema import table_schemas
 from orchestrator.study.spec import Arm, DatasetSpec, StudySpec
 from orchestrator.study.splits import compute_split
 from trainables.augment import POLICIES
@@ -38,6 +40,7 @@ def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
         _check_dataset(spec, dataset)
     _check_metric(spec)
     _check_loss(spec)
+    _check_compare(spec)
     return {arm.id: _check_space(arm) for arm in spec.arms()}
 
 
@@ -129,6 +132,18 @@ def _check_binary_loss(arm: Arm, names: list[str], classes: int) -> None:
             f"arm {arm.id}: a sigmoid output trains with a binary loss ({', '.join(BINARY_LOSSES)}), "
             f"not {other[0]!r}; set training.loss"
         )
+
+
+def _check_compare(spec: StudySpec) -> None:
+    """The paper's columns must be test metrics of these datasets; its published numbers must load."""
+    classes = [name for dataset in spec.datasets for name in class_names_of(dataset.source())]
+    columns = set(table_schemas({}, classes)["tests"].names)
+    for name in spec.compare.metrics:
+        if metric_column(name) not in columns:
+            known = sorted(c.removeprefix("test_") for c in columns if c.startswith("test_"))
+            raise UserError(f"compare.metrics: {name!r} is not a test metric of these datasets; use {', '.join(known)}")
+    if spec.compare.reference:
+        load_references(Path(spec.compare.reference))
 
 
 def fixed_hyperparameters(arm: Arm) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from trainables.data import class_names_of
 from trainables.splits import select_fold
 
 SPEC_FILE = "spec.yaml"
+REFERENCE_FILE = "reference.csv"  # the spec's published numbers, copied: the study stays self-contained
 
 
 class StudyDir:
@@ -41,6 +42,9 @@ class StudyDir:
                 f"`orchestrate resume {study.root}`, or rename the study (`name:`) or use --storage"
             )
         study.root.mkdir(parents=True, exist_ok=True)
+        if spec.compare.reference:
+            shutil.copyfile(spec.compare.reference, study.root / REFERENCE_FILE)
+            spec = spec.model_copy(update={"compare": spec.compare.model_copy(update={"reference": REFERENCE_FILE})})
         (study.root / SPEC_FILE).write_text(dump_spec(spec))
         info = {"name": spec.name, "seed": spec.seed, "package_version": __version__, "schema_version": SCHEMA_VERSION}
         (study.root / "study.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -231,6 +231,13 @@ class EvaluationSpec(_Strict):
         return EvaluationSettings(**self.model_dump())
 
 
+class CompareSpec(_Strict):
+    """The paper's table: its columns (test metrics) and its published numbers."""
+
+    metrics: list[str] = []  # e.g. [miou, iou_membrane, crack_f1]; default: test mIoU only
+    reference: str | None = None  # a CSV of published numbers, relative to the spec file; copied into the study
+
+
 class StudySpec(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     storage: str = "runs"
@@ -246,6 +253,7 @@ class StudySpec(_Strict):
     evaluation: EvaluationSpec = EvaluationSpec()
     metric: str = "val_miou"
     mode: Direction = Direction.MAX
+    compare: CompareSpec = CompareSpec()
 
     @field_validator("architectures", mode="before")
     @classmethod
@@ -352,6 +360,8 @@ def load_spec(path: str | Path) -> StudySpec:
     for dataset in spec.datasets:
         if dataset.path and not Path(dataset.path).is_absolute():
             dataset.path = str((path.parent / dataset.path).resolve())
+    if spec.compare.reference and not Path(spec.compare.reference).is_absolute():
+        spec.compare.reference = str((path.parent / spec.compare.reference).resolve())
     return spec
 
 

@@ -106,6 +106,30 @@ def test_compare_with_published_numbers(folds_study, tmp_path):
     assert rows["frem"]["cells published"] == "–"
 
 
+def test_a_paper_layout_puts_each_metric_beside_its_published_number(folds_study, tmp_path):
+    from orchestrator.reports.compare import CompareOptions, compare_studies
+    from orchestrator.study.folder import StudyDir
+
+    reference = tmp_path / "paper.csv"
+    reference.write_text(
+        "architecture,variant,dataset,metric,value\n"
+        "unet,baseline,cells,miou,0.5\nunet,baseline,cells,crack_f1,0.25\nunet,frem,cells,crack_f1,0.75\n"
+    )
+    options = CompareOptions(layout=["miou", "iou_cell", "crack_f1"], reference=reference)
+    text = compare_studies([StudyDir.open(folds_study)], options)
+    header = text.splitlines()[0]
+    assert header.startswith(
+        "| architecture | variant | cells miou | cells miou pub | cells miou Δ | cells iou_cell | "
+        "cells crack_f1 | cells crack_f1 pub | cells crack_f1 Δ | params |"
+    )
+    rows = _cells(text)
+    tests = _table(folds_study, "tests")
+    frem_f1 = tests.loc[tests["variant"] == "frem", "test_crack_f1"].mean()
+    assert rows["frem"]["cells crack_f1 pub"] == "0.7500" and rows["frem"]["cells miou pub"] == "–"
+    assert float(rows["frem"]["cells crack_f1 Δ"]) == pytest.approx(frem_f1 - 0.75, abs=1e-4)
+    assert "pub: published numbers (paper.csv)" in text
+
+
 class _TableParser(HTMLParser):
     def __init__(self):
         super().__init__()

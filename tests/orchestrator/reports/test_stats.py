@@ -37,7 +37,7 @@ def test_bold_cells_per_format():
 def test_reference_files(tmp_path):
     good = tmp_path / "ref.csv"
     good.write_text("architecture,variant,dataset,value\nunet,baseline,em,0.8559\n")
-    assert load_references(good) == {("unet", "baseline", "em"): 0.8559}
+    assert load_references(good) == {("unet", "baseline", "em", "test_miou"): 0.8559}
     bad = tmp_path / "bad.csv"
     bad.write_text("architecture,variant,value\nunet,baseline,0.8\n")
     with pytest.raises(UserError, match="row 1 lacks dataset"):

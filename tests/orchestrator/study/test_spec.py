@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -46,7 +47,9 @@ def test_demo_spec_is_valid():
             {"datasets": [{"name": "c", "kind": "synthetic", "split": {"folds": 2, "fold": 2}}]},
             "need folds >= 2 and 0 <= fold < folds",
         ),
-        ({"compare": {}}, "compare: Extra inputs are not permitted"),
+        ({"compare": {"columns": []}}, "compare.columns: Extra inputs are not permitted"),
+        ({"compare": {"metrics": ["miou", "iou_dragon"]}}, "compare.metrics: 'iou_dragon' is not a test metric"),
+        ({"compare": {"reference": "nowhere.csv"}}, "nowhere.csv not found"),
         ({"variants": [{"name": "dropout", "fixed": {"frem_b": 3}}]}, "fixes 'frem_b', which the space does not"),
         ({"variants": [{"name": "frem", "fixed": {"frem_b": 2.5}}]}, "fixes 'frem_b' at 2.5, but the space declares"),
         ({"variants": [{"name": "frem", "fixed": {"frem_b": 99}}]}, "fixed frem_b=99 is outside the allowed [1, 16]"),
@@ -166,14 +169,19 @@ def test_models_lists_every_architecture_and_variant_with_parameters():
     assert "| unet | baseline | 31,036,546 |" in result.output  # the published U-Net: 64 -> 1024 filters
 
 
-@pytest.mark.parametrize("name", ["frem", "full-attention-unet"])
-def test_published_protocol_specs_match_their_reference_numbers(name):
-    from orchestrator.reports.references import load_references
+PRESETS = ["frem", "full-attention-unet", "em-attention"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_has_a_published_number_for_each_arm_and_column_of_its_table(name):
+    from orchestrator.reports.references import load_references, metric_column
 
     spec = load_spec(REPO / "studies" / f"{name}.yaml")
-    arms = {(arm.architecture.key, arm.variant.name, arm.dataset.name) for arm in spec.arms()}
-    references = load_references(REPO / "studies" / "references" / f"{name}.csv")
-    assert set(references) == arms and all(0 < v < 1 for v in references.values())
+    references = load_references(Path(spec.compare.reference))
+    assert spec.compare.metrics and all(0 < v < 1 for v in references.values())
+    for arm in spec.arms():
+        for metric in spec.compare.metrics:
+            assert (arm.architecture.key, arm.variant.key, arm.dataset.name, metric_column(metric)) in references
 
 
 def test_the_frem_preset_follows_the_paper():
@@ -181,6 +189,27 @@ def test_the_frem_preset_follows_the_paper():
     assert spec.budget.epochs == 2000  # 001 §4.3: all methods are trained for 2000 epochs
     (architecture,) = spec.architectures
     assert bottleneck_channels(architecture.name, architecture.params) == 512  # 001 §4.2
+    arms = {arm.variant.key: arm for arm in spec.arms()}
+    # 001 §4.3: B and X searched 50 times, lambda 15 times, the baseline and the ablations not at all
+    assert {key: arm.trials for key, arm in arms.items()} == {
+        "baseline": 1,
+        "no_deep_layers": 1,
+        "deep_supervision": 15,
+        "dropout": 1,
+        "frem": 50,
+    }
+    assert fixed_hyperparameters(arms["dropout"])["dropout_p"] == 8 / 512  # the rate B/512 of the FREM arm
+    assert spec.training.loss == "ce" and arms["frem"].training.loss == "ce"  # softmax cross entropy
+
+
+def test_the_em_attention_preset_follows_the_thesis():
+    spec = load_spec(REPO / "studies" / "em-attention.yaml")
+    assert [a.name for a in spec.architectures] == ["unet", "attention_unet", "attention_residual_unet"]
+    assert (spec.budget.epochs, spec.training.batch_size) == (50, 8)  # 004 §3.5.2
+    assert spec.training.output == "sigmoid" and spec.training.loss == "binary_focal"  # 004 §3.5.1, §3.5.2
+    assert spec.training.augmentation == "geometric"  # 004 §3.4
+    (arm, *_) = spec.arms()
+    assert arm.trials == 1 and fixed_hyperparameters(arm) == {"lr": 0.01}  # 004 §3.5.2, §3.6.1: nothing searched
 
 
 def test_every_reference_file_the_readme_cites_exists():
