@@ -266,3 +266,20 @@ def test_fixed_hyperparameters_are_never_searched():
         constants = search_spaces.sample(space, trial, {"bottleneck_channels": 512}, {"frem_b": 162})
         assert constants == {"frem_b": 162} and set(trial.params) == {"lr", "frem_x"}
         study.tell(trial, 0.5)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_smoke_budget_keeps_every_arm_and_its_settings_and_shrinks_the_cost(name):
+    from orchestrator.study.budget import Budget, at_budget
+
+    full = load_spec(REPO / "studies" / f"{name}.yaml")
+    smoke = at_budget(full, Budget.SMOKE)
+    assert at_budget(full, Budget.FULL) is full and smoke.name == f"{name}-smoke"
+    assert [arm.id for arm in smoke.arms()] == [arm.id for arm in full.arms()]
+    for small, big in zip(smoke.arms(), full.arms(), strict=True):
+        assert small.trials == 1 and small.variant.fixed == big.variant.fixed
+        assert small.training.loss == big.training.loss and small.training.output == big.training.output
+        assert small.dataset.split == big.dataset.split and small.evaluation == big.evaluation
+    assert smoke.budget.epochs <= 2 and smoke.resources.gpus_per_worker == 0
+    assert all(a.params.get("base_channels", 4) == 4 for a in smoke.architectures)
+    assert smoke.compare == full.compare
