@@ -27,6 +27,7 @@ from .metrics import (
     defect_presence,
     image_level_errors,
     split_metrics,
+    subset_presence_accuracy,
     threshold_column,
     threshold_sweep,
 )
@@ -147,7 +148,8 @@ def _predict_held_out(predict: _Predictor, config: TrialConfig, threshold: float
 
 def _presence_columns(predictions: HeldOutPredictions, class_names: list[str], min_pixels: int) -> dict[str, Any]:
     presence = defect_presence(predictions.predicted, predictions.truth, len(class_names), min_pixels)
-    columns: dict[str, Any] = {}
+    subset = subset_presence_accuracy(predictions.predicted, predictions.truth, len(class_names), min_pixels)
+    columns: dict[str, Any] = {"presence_subset_accuracy": subset}
     for index, result in presence.items():
         (tn, fp), (fn, tp) = result["confusion"]
         name = class_names[index]

@@ -123,6 +123,16 @@ def threshold_sweep(
     return {t: float(iou_per_class(confusion_matrix((probabilities >= t).long(), target, 2))[1]) for t in thresholds}
 
 
+def subset_presence_accuracy(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> float:
+    """003 §6's subset accuracy: the share of images whose every defect type (classes 1..) is judged
+    right, present or absent, by the same rule as ``defect_presence``."""
+    right = [
+        all(bool((true == cls).any()) == bool((pred == cls).sum() >= min_pixels) for cls in range(1, num_classes))
+        for pred, true in zip(pred_masks, true_masks, strict=True)
+    ]
+    return sum(right) / len(right) if right else math.nan
+
+
 def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> dict[int, dict]:
     """Per class: is the defect present? Accuracy and a 2x2 confusion [truth][prediction].
 

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from trainables.metrics import confusion_matrix, iou_per_class, mean_iou
+from trainables.metrics import confusion_matrix, iou_per_class, mean_iou, subset_presence_accuracy
 
 
 def test_confusion_matrix_and_iou_by_hand():
@@ -90,6 +90,19 @@ def test_defect_presence_floors_the_prediction_only():
     nothing = torch.zeros(4, 4, dtype=torch.long)
     result = defect_presence([nothing, big], [one_pixel, one_pixel], num_classes=2, min_pixels=3)
     assert result[1]["confusion"] == [[0, 0], [1, 1]]
+
+
+def test_subset_accuracy_counts_images_with_every_defect_type_judged_right():
+    # 003 §6: an image counts only when all of its defect types are right (present or absent).
+    truth = torch.tensor([[1, 2], [0, 0]])
+    both_right = torch.tensor([[1, 2], [0, 0]])
+    one_missed = torch.tensor([[1, 0], [0, 0]])
+    none_there_none_said = torch.zeros(2, 2, dtype=torch.long)
+    images = [both_right, one_missed, none_there_none_said]
+    truths = [truth, truth, torch.zeros(2, 2, dtype=torch.long)]
+    assert subset_presence_accuracy(images, truths, num_classes=3) == 2 / 3
+    per_type = defect_presence(images, truths, num_classes=3)
+    assert per_type[1]["accuracy"] == 1.0 and per_type[2]["accuracy"] == 2 / 3
 
 
 def test_the_background_left_out_of_miou_fg_is_the_class_named_background():
