@@ -137,10 +137,10 @@ def resolve_metric(name: str | None, results: StudyResults) -> Metric:
         name = "test_miou" if not results.tests.empty else "best_metric"
     if name in TRIAL_METRICS:
         return Metric(name, "trials", results.direction)
-    column = name if name.startswith("test_") else f"test_{name}"
+    column = metric_column(name)
     if results.tests.empty or column in results.tests.columns:
         return Metric(column, "tests", _direction_of_test_column(column))
-    known = sorted(c for c in results.tests.columns if c.startswith("test_"))
+    known = sorted(c for c in results.tests.columns if c.startswith(("test_", "image_false", "presence_")))
     raise UserError(f"unknown metric {name!r}; use one of {', '.join(known + list(TRIAL_METRICS))}")
 
 
@@ -271,17 +271,19 @@ def _layout_metric_columns(
 ) -> None:
     """One metric of a paper's layout on one dataset: measured, and where published, published and Δ."""
     column = comparison.metric.column
+    digits = 1 if column.startswith("image_false") else 4  # image counts (002 Table 1's FN, FP)
     measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
     label = column.removeprefix("test_")
-    index = table.add_column(
-        f"{dataset} {label}", [format_value(*comparison.cell(key, dataset)[:2]) for key in comparison.row_keys]
-    )
+    cells = [format_value(*comparison.cell(key, dataset)[:2], digits=digits) for key in comparison.row_keys]
+    index = table.add_column(f"{dataset} {label}", cells)
     _bold_best(table, index, measured, comparison.metric.direction)
     published = [references.get((*key, dataset, column), math.nan) for key in comparison.row_keys]
     if all(math.isnan(value) for value in published):
         return
-    table.add_column(f"{dataset} {label} pub", [format_value(value) for value in published])
-    differences = [NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)]
+    table.add_column(f"{dataset} {label} pub", [format_value(value, digits=digits) for value in published])
+    differences = [
+        NO_VALUE if math.isnan(p - m) else f"{m - p:+.{digits}f}" for p, m in zip(published, measured, strict=True)
+    ]
     table.add_column(f"{dataset} {label} Δ", differences)
 
 
@@ -357,9 +359,11 @@ def _threshold_rows_note(studies: list[StudyDir]) -> str:
     return f"Threshold rows ({'; '.join(rows.values())}) have no trials of their own." if rows else ""
 
 
-def _caption(comparison: _Comparison, notes: list[str], hours_unit: str) -> str:
+def _caption(comparison: _Comparison, notes: list[str], hours_unit: str, layout: bool = False) -> str:
     metric, results = comparison.metric, comparison.results
-    if metric.source == "tests":
+    if layout:
+        what = "Test metrics of each arm's best checkpoint on held-out images, as the columns of the paper's table"
+    elif metric.source == "tests":
         name = metric.column.removeprefix("test_").replace("miou", "mIoU")
         what = f"Test {name} of each arm's best checkpoint on held-out images"
     else:
@@ -411,7 +415,7 @@ def comparison(results: StudyResults, options: CompareOptions) -> tuple[Table, s
     if options.reference and not options.layout:
         _reference_columns(table, comparison, options.reference)
     hours_unit = _cost_columns(table, comparison)
-    return table, _caption(comparison, table.notes, hours_unit)
+    return table, _caption(comparison, table.notes, hours_unit, layout=bool(options.layout))
 
 
 def compare_studies(studies: list[StudyDir], options: CompareOptions = CompareOptions()) -> str:
