@@ -1,6 +1,6 @@
 """Turning recorded results into tables, statistics and figures: compare, status, plots, references."""
 
-import importlib
+from orchestrator.lazy import lazy_exports
 
 # Names load on first use (PEP 562): the CLI imports the table formats at start-up
 # without paying for pandas, scipy and matplotlib.
@@ -22,9 +22,4 @@ _MODULE_OF = {
     "study_status": "status",
 }
 __all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+__getattr__ = lazy_exports(__name__, _MODULE_OF)

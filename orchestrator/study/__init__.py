@@ -1,6 +1,6 @@
 """A study before it runs: the spec, its checks, the study folder, the data splits, each arm's trial configuration."""
 
-import importlib
+from orchestrator.lazy import lazy_exports
 
 # Names load on first use (PEP 562): the CLI imports the budget choices at start-up
 # without paying for torch, optuna and the model registry.
@@ -22,9 +22,4 @@ _MODULE_OF = {
     "trial_config": "trial_config",
 }
 __all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str):
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+__getattr__ = lazy_exports(__name__, _MODULE_OF)
