@@ -29,7 +29,7 @@ def test_required_spaces_exist():
 
 def _suggestions(seed: int, count: int = 6) -> list[dict]:
     searcher = StudyOptunaSearch(
-        space=functools.partial(_sample, "frem", {"bottleneck_channels": 64}),
+        space=functools.partial(_sample, "frem", {"bottleneck_channels": 64}, {}),
         metric="val_miou",
         mode="max",
         sampler=TPESampler(seed=seed),
@@ -47,7 +47,7 @@ def test_same_seed_gives_the_same_sampled_configurations():
 
 def test_early_stopped_and_errored_trials_are_not_told_as_complete():
     searcher = StudyOptunaSearch(
-        space=functools.partial(_sample, "baseline", {}),
+        space=functools.partial(_sample, "baseline", {}, {}),
         metric="val_miou",
         mode="max",
         sampler=TPESampler(seed=0),
@@ -60,3 +60,18 @@ def test_early_stopped_and_errored_trials_are_not_told_as_complete():
     searcher.on_trial_complete("done", {"val_miou": 0.6, "epoch": 4})
     states = [t.state for t in searcher._ot_study.trials]
     assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+
+
+def test_a_trial_ended_by_its_early_stopping_rule_is_complete_and_fixed_values_reach_its_config():
+    searcher = StudyOptunaSearch(
+        space=functools.partial(_sample, "frem", {"bottleneck_channels": 512}, {"frem_b": 8}),
+        metric="val_miou",
+        mode="max",
+        sampler=TPESampler(seed=0),
+        epochs=10,
+    )
+    config = searcher.suggest("early")
+    assert config["frem_b"] == 8 and set(config) == {"lr", "frem_b", "frem_x"}
+    searcher.on_trial_complete("early", {"val_miou": 0.5, "epoch": 3, "stopped_early": True})
+    (trial,) = searcher._ot_study.trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE and "frem_b" not in trial.params
