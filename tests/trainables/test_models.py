@@ -147,7 +147,7 @@ def test_the_bottleneck_width_is_settable_and_bounds_frem_b():
 # 004 §3.5.1: parameters of the three models as published (Keras "Total params": batch norm's running
 # statistics included), with the thesis's settings: 3-channel input, upsampling decoder, 1-channel
 # sigmoid head; its printed model has a bias on every convolution and a BN after the head.
-THESIS_SETTINGS = {"conv_bias": True, "upsample": "nearest", "head_norm": True}
+THESIS_SETTINGS = {"conv_bias": True, "upsample": "nearest", "head_norm": True, "gate": "keras"}
 PUBLISHED_PARAMETERS = {"unet": 31_402_501, "attention_unet": 37_334_665, "attention_residual_unet": 39_090_377}
 
 
@@ -163,10 +163,12 @@ def test_the_em_thesis_models_have_exactly_the_published_parameter_counts(archit
 def test_the_attention_gate_strides_x_down_to_g_and_upsamples_the_coefficients():
     # 004 §2.4.5.2: x (64x64) through a strided convolution to g's 32x32; g from the next-lower tier;
     # one coefficient per pixel of x after upsampling; the output has x's shape.
-    gate = AttentionGate(x_channels=8, below_channels=16)
-    x, below = torch.randn(2, 8, 64, 64), torch.randn(2, 16, 32, 32)
-    assert gate.theta_x.stride == (2, 2) and gate(x, below).shape == x.shape
-    assert gate.theta_x(x).shape[-2:] == gate.phi_g(gate.gating(below)).shape[-2:] == (32, 32)
+    for style in ("oktay", "keras"):
+        gate = AttentionGate(x_channels=8, below_channels=16, style=style)
+        x, below = torch.randn(2, 8, 64, 64), torch.randn(2, 16, 32, 32)
+        assert gate.theta_x.stride == (2, 2) and gate(x, below).shape == x.shape
+        assert gate.theta_x(x).shape[-2:] == gate.phi_g(gate.gating(below)).shape[-2:] == (32, 32)
+    assert AttentionGate(8, 16).theta_x.out_channels == 4  # Oktay: half of x's channels
 
 
 @pytest.mark.parametrize("architecture", ["unet", "attention_unet", "attention_residual_unet"])

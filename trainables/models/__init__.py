@@ -47,6 +47,7 @@ _UNET_DEFAULTS = {
     "upsample": "transpose",
     "conv_bias": False,
     "head_norm": False,
+    "gate": "oktay",
     "bottleneck_width": None,
     "norm": "batch",
 }

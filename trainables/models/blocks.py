@@ -65,6 +65,9 @@ class ResidualBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
+GATE_STYLES = ("oktay", "keras")
+
+
 class AttentionGate(nn.Module):
     """The attention gate of 004 §2.4.5.2 (Oktay et al. 2018).
 
@@ -72,18 +75,22 @@ class AttentionGate(nn.Module):
     the gating signal from the next-lower level; ``g`` through a 1x1 convolution; their sum through
     ReLU, a 1x1 convolution to one channel and a sigmoid gives the attention coefficients, upsampled
     to ``x``'s size (bilinear: the 2D form of the text's trilinear interpolation); the output is ``x``
-    times the coefficients. 004's model also has three layers the text leaves out, which its
-    parameter counts (§3.5.1) need: ``g`` first made by a 1x1 conv-BN-ReLU from the lower level's
-    channels, a 3x3 transposed convolution on g's branch, and a 1x1 conv-BN on the gated output.
+    times the coefficients. As in Oktay's code, ``g`` is first a 1x1 conv-BN-ReLU of the lower level
+    and the gated output passes a 1x1 conv-BN; the intermediate width is half of x's channels.
+    ``style="keras"`` is the gate of 004's Keras models, which its parameter counts (§3.5.1) need:
+    the intermediate width is x's channels and g's branch also passes a 3x3 transposed convolution.
     """
 
-    def __init__(self, x_channels: int, below_channels: int, bias: bool = False):
+    def __init__(self, x_channels: int, below_channels: int, bias: bool = False, style: str = "oktay"):
         super().__init__()
-        self.gating = nn.Sequential(*conv_bn_relu(below_channels, x_channels, kernel=1, bias=bias))
-        self.theta_x = nn.Conv2d(x_channels, x_channels, 2, stride=2)
-        self.phi_g = nn.Conv2d(x_channels, x_channels, 1)
-        self.upsample_g = nn.ConvTranspose2d(x_channels, x_channels, 3, padding=1)
-        self.psi = nn.Conv2d(x_channels, 1, 1)
+        if style not in GATE_STYLES:
+            raise ValueError(f"gate={style!r} must be one of {', '.join(GATE_STYLES)}")
+        inter = x_channels if style == "keras" else max(1, x_channels // 2)
+        self.gating = nn.Sequential(*conv_bn_relu(below_channels, inter, kernel=1, bias=bias))
+        self.theta_x = nn.Conv2d(x_channels, inter, 2, stride=2)
+        self.phi_g = nn.Conv2d(inter, inter, 1)
+        self.upsample_g = nn.ConvTranspose2d(inter, inter, 3, padding=1) if style == "keras" else nn.Identity()
+        self.psi = nn.Conv2d(inter, 1, 1)
         self.result = nn.Sequential(nn.Conv2d(x_channels, x_channels, 1, bias=bias), nn.BatchNorm2d(x_channels))
 
     def forward(self, x: torch.Tensor, below: torch.Tensor) -> torch.Tensor:

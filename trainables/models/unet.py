@@ -7,8 +7,9 @@
 * ``upsample``: ``transpose`` (2x2 transposed conv to the level's width),
   ``bilinear`` (+ 1x1 conv), ``nearest`` (no conv: the lower level's channels
   are concatenated as they are, as in 004's models).
-* ``conv_bias`` (a bias on convolutions that BN follows) and ``head_norm`` (BN
-  after the 1x1 head): off by default, on in 004's Keras models.
+* ``conv_bias`` (a bias on convolutions that BN follows), ``head_norm`` (BN
+  after the 1x1 head) and ``gate: keras`` (the attention gate of 004's Keras
+  code): off by default, on in 004's models.
 * ``encoder_attention``: ``advanced`` / ``full`` (Lin, Yang, Shu, Scherer; 000
   "Utilization of Skip Connections"): a decoder level also receives the outputs
   of encoder levels 1-3 that are finer than it, max-pooled and convolved to its
@@ -22,6 +23,7 @@ upsampled to the input size; in training the model then returns
 """
 
 import functools
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -57,12 +59,25 @@ def _upsampler(upsample: str, below: int, width: int) -> tuple[nn.Module, int]:
     return nn.Upsample(scale_factor=2, mode="nearest"), below
 
 
+@dataclass(frozen=True)
+class _DecoderOptions:
+    attention: bool
+    encoder_attention: str
+    upsample: str
+    bias: bool
+    gate: str  # the attention gate's style: oktay or keras (004's models)
+
+
 class _DecoderLevel(nn.Module):
-    def __init__(self, level: int, widths: list[int], block, attention: bool, encoder_attention: str, upsample: str):
+    def __init__(self, level: int, widths: list[int], block, options: "_DecoderOptions"):
         super().__init__()
         self.level = level
         width, below = widths[level], widths[level + 1]
-        bias = getattr(block, "keywords", {}).get("bias", False)
+        attention, encoder_attention, upsample = options.attention, options.encoder_attention, options.upsample
+
+        def gate(x_channels: int) -> AttentionGate:
+            return AttentionGate(x_channels, below, options.bias, options.gate)
+
         self.up, up_channels = _upsampler(upsample, below, width)
         sources = []
         if encoder_attention != "none":
@@ -73,10 +88,10 @@ class _DecoderLevel(nn.Module):
         skip_channels = width * (1 + len(sources))
         self.full = encoder_attention == "full"
         if self.full:
-            self.gates = nn.ModuleList(AttentionGate(width, below, bias) for _ in range(1 + len(sources)))
+            self.gates = nn.ModuleList(gate(width) for _ in range(1 + len(sources)))
         else:
             gated = attention or encoder_attention == "advanced"
-            self.gate = AttentionGate(skip_channels, below, bias) if gated else None
+            self.gate = gate(skip_channels) if gated else None
         self.block = block(skip_channels + up_channels, width)
 
     def forward(self, x: torch.Tensor, encoder_outputs: list[torch.Tensor], level: int) -> torch.Tensor:
@@ -106,6 +121,7 @@ class UNet(BottleneckVariants):
         upsample: str = "transpose",
         conv_bias: bool = False,
         head_norm: bool = False,
+        gate: str = "oktay",
         bottleneck_width: int | None = None,
         bottleneck_transform: nn.Module | None = None,
         aux_head: bool = False,
@@ -130,7 +146,7 @@ class UNet(BottleneckVariants):
         self.bottleneck = conv(widths[-2], widths[-1])
         self.bottleneck_transform = bottleneck_transform or nn.Identity()
         self.decoder = nn.ModuleList(
-            _DecoderLevel(level, widths, conv, attention, encoder_attention, upsample)
+            _DecoderLevel(level, widths, conv, _DecoderOptions(attention, encoder_attention, upsample, conv_bias, gate))
             for level in reversed(range(depth))
         )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
