@@ -55,10 +55,10 @@ def fixed_values(space: ModuleType, fixed: dict[str, Any]) -> dict[str, Any]:
         if declared is None:
             raise ValueError(f"fixes {name!r}, which the space does not declare ({', '.join(space.PARAMETERS)})")
         kind = PARAMETER_TYPES[declared]
-        integral = isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
-        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is float and numeric:
             cast[name] = float(value)
-        elif kind is int and integral:
+        elif kind is int and numeric and float(value).is_integer():
             cast[name] = int(value)
         elif isinstance(value, kind):
             cast[name] = value

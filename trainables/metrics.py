@@ -5,6 +5,7 @@ prediction has no IoU/Dice (NaN) and is left out of the means.
 """
 
 import math
+import operator
 
 import torch
 
@@ -123,11 +124,16 @@ def threshold_sweep(
     return {t: float(iou_per_class(confusion_matrix((probabilities >= t).long(), target, 2))[1]) for t in thresholds}
 
 
+def _presence(pred, true, cls: int, min_pixels: int) -> tuple[bool, bool]:
+    """(truly present, predicted present) of defect type ``cls`` in one image (003 §6's rule)."""
+    return bool((true == cls).any()), bool((pred == cls).sum() >= min_pixels)
+
+
 def subset_presence_accuracy(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> float:
     """003 §6's subset accuracy: the share of images whose every defect type (classes 1..) is judged
     right, present or absent, by the same rule as ``defect_presence``."""
     right = [
-        all(bool((true == cls).any()) == bool((pred == cls).sum() >= min_pixels) for cls in range(1, num_classes))
+        all(operator.eq(*_presence(pred, true, cls, min_pixels)) for cls in range(1, num_classes))
         for pred, true in zip(pred_masks, true_masks, strict=True)
     ]
     return sum(right) / len(right) if right else math.nan
@@ -144,7 +150,8 @@ def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 
     for cls in range(1, num_classes):
         matrix = [[0, 0], [0, 0]]  # [truth][prediction], 0 = absent, 1 = present
         for pred, true in zip(pred_masks, true_masks, strict=True):
-            matrix[int((true == cls).any())][int((pred == cls).sum() >= min_pixels)] += 1
+            truth, predicted = _presence(pred, true, cls, min_pixels)
+            matrix[int(truth)][int(predicted)] += 1
         total = sum(map(sum, matrix))
         out[cls] = {"accuracy": (matrix[0][0] + matrix[1][1]) / total if total else math.nan, "confusion": matrix}
     return out

@@ -22,12 +22,12 @@ import pandas as pd
 from orchestrator.errors import UserError
 from orchestrator.reports.cost import compute_hours
 from orchestrator.reports.formatting import NO_VALUE, format_count, format_p, format_value
-from orchestrator.reports.references import ReferenceKey, load_references, metric_column
+from orchestrator.reports.references import METRIC_PREFIXES, ReferenceKey, load_references, metric_column
 from orchestrator.reports.render import render
 from orchestrator.reports.stats import mean_std, paired_wilcoxon
 from orchestrator.results.schema import ARM_KEY_NAMES
 from orchestrator.results.store import read_table
-from orchestrator.study.folder import StudyDir
+from orchestrator.study.folder import REFERENCE_FILE, StudyDir
 from trainables.direction import Direction
 
 TRIAL_METRICS = ("best_metric", "best_val_miou")
@@ -140,7 +140,7 @@ def resolve_metric(name: str | None, results: StudyResults) -> Metric:
     column = metric_column(name)
     if results.tests.empty or column in results.tests.columns:
         return Metric(column, "tests", _direction_of_test_column(column))
-    known = sorted(c for c in results.tests.columns if c.startswith(("test_", "image_false", "presence_")))
+    known = sorted(c for c in results.tests.columns if c.startswith(METRIC_PREFIXES))
     raise UserError(f"unknown metric {name!r}; use one of {', '.join(known + list(TRIAL_METRICS))}")
 
 
@@ -256,14 +256,23 @@ def _reference_columns(table: Table, comparison: _Comparison, reference: Path) -
     """Per dataset: the published number and the measured one's difference to it."""
     references = load_references(reference)
     for dataset in comparison.datasets:
-        published = [references.get((*key, dataset, comparison.metric.column), math.nan) for key in comparison.row_keys]
-        measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
-        differences = [
-            NO_VALUE if math.isnan(p - m) else f"{m - p:+.4f}" for p, m in zip(published, measured, strict=True)
-        ]
-        table.add_column(f"{dataset} published", [format_value(value) for value in published])
+        published, differences = _published_cells(comparison, dataset, references)
+        table.add_column(f"{dataset} published", published)
         table.add_column(f"{dataset} Δpub", differences)
     table.notes.append(f"published: numbers from {reference.name}; Δpub = measured − published.")
+
+
+def _published_cells(
+    comparison: _Comparison, dataset: str, references: dict[ReferenceKey, float], digits: int = 4
+) -> tuple[list[str], list[str]]:
+    """Per row: the published number of the comparison's metric, and measured − published."""
+    column = comparison.metric.column
+    published = [references.get((*key, dataset, column), math.nan) for key in comparison.row_keys]
+    measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
+    differences = [
+        NO_VALUE if math.isnan(p - m) else f"{m - p:+.{digits}f}" for p, m in zip(published, measured, strict=True)
+    ]
+    return [format_value(value, digits=digits) for value in published], differences
 
 
 def _layout_metric_columns(
@@ -277,14 +286,10 @@ def _layout_metric_columns(
     cells = [format_value(*comparison.cell(key, dataset)[:2], digits=digits) for key in comparison.row_keys]
     index = table.add_column(f"{dataset} {label}", cells)
     _bold_best(table, index, measured, comparison.metric.direction)
-    published = [references.get((*key, dataset, column), math.nan) for key in comparison.row_keys]
-    if all(math.isnan(value) for value in published):
-        return
-    table.add_column(f"{dataset} {label} pub", [format_value(value, digits=digits) for value in published])
-    differences = [
-        NO_VALUE if math.isnan(p - m) else f"{m - p:+.{digits}f}" for p, m in zip(published, measured, strict=True)
-    ]
-    table.add_column(f"{dataset} {label} Δ", differences)
+    published, differences = _published_cells(comparison, dataset, references, digits)
+    if any(cell != NO_VALUE for cell in published):
+        table.add_column(f"{dataset} {label} pub", published)
+        table.add_column(f"{dataset} {label} Δ", differences)
 
 
 def _layout_columns(table: Table, comparison: _Comparison, layout: list[str], reference: Path | None) -> None:
@@ -292,11 +297,11 @@ def _layout_columns(table: Table, comparison: _Comparison, layout: list[str], re
     references = load_references(reference) if reference else {}
     for dataset in comparison.datasets:
         for name in layout:
-            metric = resolve_metric(metric_column(name), comparison.results)
+            metric = resolve_metric(name, comparison.results)
             per_metric = replace(comparison, metric=metric, values=_arm_values(comparison.results, metric))
             _layout_metric_columns(table, per_metric, dataset, references)
     if references:
-        source = "the study's reference.csv" if reference and reference.name == "reference.csv" else reference.name
+        source = "the study's reference.csv" if reference.name == REFERENCE_FILE else reference.name
         table.notes.append(f"pub: published numbers ({source}); Δ = measured − published.")
 
 
@@ -305,16 +310,15 @@ def _cost_cells(comparison: _Comparison, key: RowKey) -> list[str]:
     hours, _ = compute_hours(trials)
     parameters = evaluated["parameters"].dropna()
     inference = evaluated["inference_ms"].dropna()
-    searched = len(trials) > 0  # a threshold row has no trials of its own: its arm's row carries the cost
-    cells = [
+    model_cells = [
         format_count(parameters.mean()) if len(parameters) else NO_VALUE,
-        f"{hours:.3f}" if searched else NO_VALUE,
-        f"{trials['wall_seconds'].fillna(0).sum() / 60:.1f}" if searched else NO_VALUE,
         f"{inference.mean():.2f}" if len(inference) else NO_VALUE,
-        str(len(trials)) if searched else NO_VALUE,
-        str(int((trials["status"] == "failed").sum())) if searched else NO_VALUE,
     ]
-    return cells
+    if trials.empty:  # a threshold row has no trials of its own: its arm's row carries the cost
+        return [model_cells[0], NO_VALUE, NO_VALUE, model_cells[1], NO_VALUE, NO_VALUE]
+    wall_minutes = trials["wall_seconds"].fillna(0).sum() / 60
+    failed = int((trials["status"] == "failed").sum())
+    return [model_cells[0], f"{hours:.3f}", f"{wall_minutes:.1f}", model_cells[1], str(len(trials)), str(failed)]
 
 
 def _cost_columns(table: Table, comparison: _Comparison) -> str:

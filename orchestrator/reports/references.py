@@ -18,12 +18,13 @@ from orchestrator.errors import UserError
 REQUIRED = ("architecture", "variant", "dataset", "value")
 DEFAULT_METRIC = "test_miou"
 ReferenceKey = tuple[str, str, str, str]  # architecture, variant, dataset, tests-table column
+METRIC_PREFIXES = ("test_", "image_false", "presence_")  # the tests-table columns that are metrics
+_COST_COLUMNS = ("inference_ms", "parameters", "trainable_parameters")
 
 
 def metric_column(name: str) -> str:
     """``miou`` -> ``test_miou``; names of other tests-table columns stay as they are."""
-    known_prefixes = ("test_", "image_false", "presence_", "inference_ms", "parameters", "trainable_parameters")
-    return name if name.startswith(known_prefixes) else f"test_{name}"
+    return name if name.startswith(METRIC_PREFIXES + _COST_COLUMNS) else f"test_{name}"
 
 
 def load_references(path: Path) -> dict[ReferenceKey, float]:

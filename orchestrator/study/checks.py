@@ -78,9 +78,10 @@ def _check_dataset(spec: StudySpec, dataset: DatasetSpec) -> None:
             f"dataset {dataset.name!r}: tile {dataset.tile} is larger than images of size {min(sizes)}; "
             "use a smaller tile"
         )
-    if classes != 2 and any(arm.training.stochastic_width for arm in spec.arms() if arm.dataset is dataset):
+    arms = [arm for arm in spec.arms() if arm.dataset is dataset]
+    if classes != 2 and any(arm.training.stochastic_width for arm in arms):
         raise UserError(f"dataset {dataset.name!r}: stochastic_width needs a binary dataset (it has {classes} classes)")
-    if classes != 2 and any(arm.evaluation.threshold_rows for arm in spec.arms() if arm.dataset is dataset):
+    if classes != 2 and any(arm.evaluation.threshold_rows for arm in arms):
         raise UserError(f"dataset {dataset.name!r}: threshold_rows need a binary dataset (it has {classes} classes)")
     compute_split(spec, dataset)
 
@@ -204,21 +205,26 @@ def _check_choices(arm: Arm, name: str, distribution) -> None:
         )
 
 
-def _check_bounds(arm: Arm, name: str, distribution, bottleneck: int) -> None:
+def _outside_bound(name: str, low: float, high: float, bottleneck: int) -> str | None:
+    """The allowed range of ``name``, described, when [low, high] leaves it; None when inside or unbounded."""
     bound = hyperparameter_bounds().get(name)
-    if bound is None or not hasattr(distribution, "low"):
+    if bound is None or bound.allows(low, high, bottleneck):
+        return None
+    return bound.describe(bottleneck)
+
+
+def _check_bounds(arm: Arm, name: str, distribution, bottleneck: int) -> None:
+    if not hasattr(distribution, "low"):
         return
-    if not bound.allows(distribution.low, distribution.high, bottleneck):
+    allowed = _outside_bound(name, distribution.low, distribution.high, bottleneck)
+    if allowed:
         raise UserError(
             f"arm {arm.id}: search space {arm.variant.space!r} samples {name} in "
-            f"[{distribution.low}, {distribution.high}], outside the allowed {bound.describe(bottleneck)}; "
-            "narrow its range"
+            f"[{distribution.low}, {distribution.high}], outside the allowed {allowed}; narrow its range"
         )
 
 
 def _check_fixed_bound(arm: Arm, name: str, value: Any, bottleneck: int) -> None:
-    bound = hyperparameter_bounds().get(name)
-    if bound is not None and isinstance(value, int | float) and not bound.allows(value, value, bottleneck):
-        raise UserError(
-            f"arm {arm.id}: fixed {name}={value} is outside the allowed {bound.describe(bottleneck)}; fix its `fixed:`"
-        )
+    allowed = _outside_bound(name, value, value, bottleneck) if isinstance(value, int | float) else None
+    if allowed:
+        raise UserError(f"arm {arm.id}: fixed {name}={value} is outside the allowed {allowed}; fix its `fixed:`")
