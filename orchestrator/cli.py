@@ -235,11 +235,14 @@ def datasets_import(
         str | None, typer.Option(help="folders: class map as NAME=VALUE,... (default background=0,foreground=255).")
     ] = None,
     csv_name: Annotated[str, typer.Option(help="rle-csv: the CSV file inside SRC.")] = "train.csv",
+    single_label: Annotated[
+        bool, typer.Option(help="rle-csv: one class per pixel (the higher ClassId wins) instead of multi-label.")
+    ] = False,
 ):
     """Convert a published dataset layout into the project's format, then check it completely."""
     from orchestrator.datasets import check_dataset, import_dataset
 
-    options: dict = {"csv_name": csv_name}
+    options: dict = {"csv_name": csv_name, "single_label": single_label}
     if class_map:
         try:
             options["class_map"] = {k: int(v) for k, v in (pair.split("=") for pair in class_map.split(","))}
@@ -248,7 +251,10 @@ def datasets_import(
     with console.status(f"importing {kind} from {src}..."):
         report = import_dataset(kind, src, dest, name=name, **options)
         check_dataset(dest)
-    console.print(f"[green]imported[/] {report['count']} images into {dest} (classes: {', '.join(report['classes'])})")
+    labels = ", multi-label" if report["multi_label"] else ""
+    console.print(
+        f"[green]imported[/] {report['count']} images into {dest} (classes: {', '.join(report['classes'])}{labels})"
+    )
     if report["skipped"]:
         console.print(
             f"skipped {len(report['skipped'])} image(s) without ground truth: {', '.join(report['skipped'][:5])}"

@@ -3,7 +3,8 @@
 Tiles of one source image are accumulated into that image's confusion matrix,
 so per-image metrics are per source image. Binary tasks predict by argmax,
 or, where the protocol asks, at a fixed foreground threshold or at the one
-chosen on the validation split (0.50, 0.90 ... 0.98).
+chosen on the validation split (0.50, 0.90 ... 0.98). Multi-label tasks
+threshold each class on its own (0.5 unless the protocol sets one).
 """
 
 import json
@@ -20,12 +21,13 @@ import torch
 from .config import TrialConfig
 from .data import class_names_of, image_to_tensor, load_tiles
 from .direction import Direction
-from .heads import OutputHead
+from .heads import MULTILABEL_THRESHOLD, OutputHead
 from .metrics import (
-    confusion_matrix,
     crack_metrics,
     defect_presence,
+    empty_confusion,
     image_level_errors,
+    label_confusion,
     split_metrics,
     subset_presence_accuracy,
     threshold_column,
@@ -76,12 +78,6 @@ class _Predictor:
         return 1000 * self.seconds / max(self.calls, 1)
 
 
-def _predict(probabilities: torch.Tensor, threshold: float | None) -> torch.Tensor:
-    if threshold is None:
-        return probabilities.argmax(0)
-    return (probabilities[1] >= threshold).long()
-
-
 def choose_threshold(predict: _Predictor, config: TrialConfig) -> tuple[float, dict[float, float]]:
     """Binary task: the validation split's foreground IoU at each threshold; the best one (ties: the lowest)."""
     probabilities, targets = [], []
@@ -117,6 +113,7 @@ class HeldOutPredictions:
     """Per source image: the confusion counts; over all images: flat predicted and true masks."""
 
     num_classes: int
+    multi_label: bool
     total: torch.Tensor
     per_image: list[tuple[str, torch.Tensor]] = field(default_factory=list)
     predicted: list[torch.Tensor] = field(default_factory=list)
@@ -125,31 +122,43 @@ class HeldOutPredictions:
     def add(self, stem: str, predicted: torch.Tensor, truth: torch.Tensor) -> None:
         self.predicted.append(predicted)
         self.truth.append(truth)
-        confusion = confusion_matrix(predicted.long(), truth.long(), self.num_classes)
+        confusion = label_confusion(predicted.long(), truth.long(), self.num_classes, self.multi_label)
         self.total += confusion
         self.per_image.append((stem, confusion))
 
 
-def _decision_threshold(predict: _Predictor, config: TrialConfig) -> tuple[float | None, dict[float, float]]:
-    """A binary task's foreground threshold: swept on validation, fixed, or None (argmax, the default)."""
+def _decision_threshold(
+    predict: _Predictor, config: TrialConfig, num_classes: int
+) -> tuple[float | None, dict[float, float]]:
+    """A binary task's foreground threshold: swept on validation, fixed, or None (argmax, the default);
+    a multi-label task's per-class threshold; None (argmax) for any other task."""
+    if config.training.output.multi_label:
+        threshold = config.evaluation.threshold
+        return (MULTILABEL_THRESHOLD if threshold is None else threshold), {}
+    if num_classes != 2:
+        return None, {}
     if config.evaluation.threshold_sweep:
         return choose_threshold(predict, config)
     return config.evaluation.threshold, {}
 
 
 def _predict_held_out(predict: _Predictor, config: TrialConfig, threshold: float | None, num_classes: int):
-    predictions = HeldOutPredictions(num_classes, torch.zeros(num_classes, num_classes, dtype=torch.int64))
+    multi_label = config.training.output.multi_label
+    predictions = HeldOutPredictions(num_classes, multi_label, empty_confusion(num_classes, multi_label))
     for stem, tiles in _source_images(config, config.split.held_out[1]):
-        predicted = [_predict(predict(image), threshold).reshape(-1).to(torch.uint8) for image, _ in tiles]
+        decide = config.training.output.decide
+        predicted = [decide(predict(image), threshold).reshape(-1).to(torch.uint8) for image, _ in tiles]
         truth = [torch.from_numpy(mask.reshape(-1)) for _, mask in tiles]
         predictions.add(stem, torch.cat(predicted), torch.cat(truth))
     return predictions
 
 
 def _presence_columns(predictions: HeldOutPredictions, class_names: list[str], min_pixels: int) -> dict[str, Any]:
-    presence = defect_presence(predictions.predicted, predictions.truth, len(class_names), min_pixels)
-    subset = subset_presence_accuracy(predictions.predicted, predictions.truth, len(class_names), min_pixels)
-    columns: dict[str, Any] = {"presence_subset_accuracy": subset}
+    masks = (predictions.predicted, predictions.truth, len(class_names), min_pixels, predictions.multi_label)
+    presence, subset = defect_presence(*masks), subset_presence_accuracy(*masks)
+    accuracies = [result["accuracy"] for result in presence.values()]
+    mean = sum(accuracies) / len(accuracies) if accuracies else math.nan
+    columns: dict[str, Any] = {"presence_subset_accuracy": subset, "presence_accuracy_mean": mean}
     for index, result in presence.items():
         (tn, fp), (fn, tp) = result["confusion"]
         name = class_names[index]
@@ -177,8 +186,7 @@ def evaluate_checkpoint(
     model, first_image, epoch = _load_model(checkpoint_dir, config, hyper, len(class_names), device)
     predict = _Predictor(model, config.training.output, device)
     predict(first_image)  # warm-up
-    binary = len(class_names) == 2
-    threshold, sweep = _decision_threshold(predict, config) if binary else (None, {})
+    threshold, sweep = _decision_threshold(predict, config, len(class_names))
     predict.reset_timer()  # time the held-out images only
     predictions = _predict_held_out(predict, config, threshold, len(class_names))
     eval_split, stems = config.split.held_out
@@ -198,7 +206,7 @@ def evaluate_checkpoint(
         **{f"test_{k}": v for k, v in split_metrics(predictions.total, class_names).items()},
         **{threshold_column(t): v for t, v in sweep.items()},
     }
-    if binary:
+    if len(class_names) == 2 and not config.training.output.multi_label:
         summary.update({f"test_{k}": v for k, v in crack_metrics(predictions.total).items()})
         summary.update(image_level_errors(predictions.predicted, predictions.truth))
     summary.update(_presence_columns(predictions, class_names, config.evaluation.presence_min_pixels))

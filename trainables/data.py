@@ -4,7 +4,9 @@ A dataset folder is the project's on-disk format::
 
     dataset.yaml      name, channels, classes: [{name, value}, ...]
     images/<stem>.png
-    masks/<stem>.png  pixel values are the classes' ``value``s
+    masks/<stem>.png  pixel values are the classes' ``value``s; with ``multi_label: true``
+                      a bit mask: each foreground class's value is one bit, and
+                      classes may overlap (see ``labels``)
 
 Synthetic data is generated inside the trial from its seed (each image from
 its own index), so it needs no shared file system on a cluster.
@@ -25,13 +27,15 @@ from torch.utils.data import Dataset
 
 from .augment import build_policy
 from .config import DataSource, DataSplit
+from .labels import bit_values, normalising_lookup
 
 MANIFEST = "dataset.yaml"
 DILATIONS = (3, 5, 8)  # stochastic width: each mask dilated by these, incrementally
 
 
 def synthetic_image(shape: str, index: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One seeded synthetic image (uint8) and its exact mask: cell-like blobs or crack-like lines."""
+    """One seeded synthetic image (uint8) and its exact mask: cell-like blobs, crack-like lines, or
+    overlapping defects (a multi-label bit mask)."""
     rng = np.random.default_rng([seed, index])
     mask = np.zeros((size, size), np.uint8)
     if shape == "cells":
@@ -45,10 +49,38 @@ def synthetic_image(shape: str, index: int, size: int, seed: int) -> tuple[np.nd
         points = np.cumsum(rng.normal(0, size / 10, (8, 2)), axis=0) + rng.uniform(0, size, 2)
         cv2.polylines(mask, [points.astype(np.int32)], False, 1, thickness=int(rng.integers(1, 4)))
         signal = 0.6 - 0.35 * mask
+    elif shape == "defects":
+        mask, signal = _synthetic_defects(rng, size)
     else:
-        raise ValueError(f"unknown synthetic shape {shape!r}; use cells or cracks")
+        raise ValueError(f"unknown synthetic shape {shape!r}; use cells, cracks or defects")
     image = np.clip(signal + rng.normal(0, 0.12, (size, size)), 0, 1)
     return (image * 255).astype(np.uint8), mask
+
+
+SYNTHETIC_DEFECT_TYPES = 4  # a stand-in for Severstal's four defect types (003 §5.1)
+
+
+def _synthetic_defects(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A multi-label bit mask of up to four overlapping defect types on a plain surface, each type with
+    its own shape and brightness: spots, scratches, patches, stains."""
+    mask = np.zeros((size, size), np.uint8)
+    signal = np.full((size, size), 0.5, np.float32)
+    for index, (bit, shade) in enumerate(zip(bit_values(SYNTHETIC_DEFECT_TYPES), (-0.3, 0.3, -0.2, 0.2), strict=True)):
+        if rng.random() < 0.4:
+            continue  # this type is absent from the image
+        layer = np.zeros((size, size), np.uint8)
+        centre = tuple(int(c) for c in rng.integers(0, size, 2))
+        if index == 0:
+            cv2.circle(layer, centre, max(1, size // 24), 1, -1)
+        elif index == 1:
+            cv2.line(layer, centre, (centre[0] + size // 3, centre[1] + size // 6), 1, 2)
+        elif index == 2:
+            cv2.rectangle(layer, centre, (centre[0] + size // 5, centre[1] + size // 8), 1, -1)
+        else:
+            cv2.ellipse(layer, centre, (size // 5, size // 9), 30, 0, 360, 1, -1)
+        mask |= layer * bit
+        signal += shade * layer
+    return mask, signal
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,7 @@ class Manifest:
     channels: int
     source: str
     classes: tuple[DatasetClass, ...]
+    multi_label: bool = False  # masks are bit masks: foreground classes may overlap
 
     @property
     def class_names(self) -> list[str]:
@@ -73,7 +106,18 @@ class Manifest:
     def to_yaml(self) -> str:
         classes = [{"name": cls.name, "value": cls.value} for cls in self.classes]
         data = {"name": self.name, "channels": self.channels, "source": self.source, "classes": classes}
+        if self.multi_label:
+            data["multi_label"] = True
         return yaml.safe_dump(data, sort_keys=False)
+
+    def mask_lookup(self) -> np.ndarray:
+        """Stored mask value -> class index, or -> bit mask with class i at bit i - 1 (multi-label)."""
+        if self.multi_label:
+            return normalising_lookup([cls.value for cls in self.classes])
+        lookup = np.zeros(256, np.uint8)
+        for index, cls in enumerate(self.classes):
+            lookup[cls.value] = index
+        return lookup
 
 
 def read_manifest(folder: str | Path) -> Manifest:
@@ -81,15 +125,28 @@ def read_manifest(folder: str | Path) -> Manifest:
     data = yaml.safe_load((Path(folder) / MANIFEST).read_text()) or {}
     classes = tuple(DatasetClass(str(c["name"]), int(c["value"])) for c in data.get("classes") or [])
     return Manifest(
-        str(data.get("name", Path(folder).name)), int(data.get("channels", 1)), str(data.get("source", "")), classes
+        str(data.get("name", Path(folder).name)),
+        int(data.get("channels", 1)),
+        str(data.get("source", "")),
+        classes,
+        bool(data.get("multi_label", False)),
     )
 
 
 def class_names_of(source: DataSource) -> list[str]:
     """Class names without loading the images (the driver uses this to build schemas)."""
     if source.kind == "synthetic":
+        if source.shape == "defects":
+            return ["background", *(f"class_{i + 1}" for i in range(SYNTHETIC_DEFECT_TYPES))]
         return ["background", "crack" if source.shape == "cracks" else "cell"]
     return read_manifest(source.path).class_names
+
+
+def is_multi_label(source: DataSource) -> bool:
+    """Whether the source's masks are bit masks of possibly overlapping classes."""
+    if source.kind == "synthetic":
+        return source.shape == "defects"
+    return read_manifest(source.path).multi_label
 
 
 def source_stems(source: DataSource) -> list[str]:
@@ -99,16 +156,15 @@ def source_stems(source: DataSource) -> list[str]:
 
 
 def load_pairs(source: DataSource, stems: Sequence[str], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(image HxW or HxWx3 uint8, class-index mask HxW uint8) for each stem; ``seed`` generates synthetic data."""
+    """(image HxW or HxWx3 uint8, mask HxW uint8: class indices, or bits for multi-label) for each stem;
+    ``seed`` generates synthetic data."""
     if source.kind == "synthetic":
         return [synthetic_image(source.shape, int(s), source.image_size, seed) for s in stems]
     from PIL import Image
 
     root = Path(source.path)
     manifest = read_manifest(root)
-    lookup = np.zeros(256, np.uint8)
-    for index, cls in enumerate(manifest.classes):
-        lookup[cls.value] = index
+    lookup = manifest.mask_lookup()
     mode = "L" if manifest.channels == 1 else "RGB"
     pairs = []
     for stem in stems:

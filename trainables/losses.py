@@ -4,7 +4,9 @@ Names: ``ce`` (cross-entropy), ``bce`` (BCE-with-logits, binary tasks: the
 logit is class 1 minus class 0), ``dice``, ``jaccard``, ``focal`` (γ set by
 ``focal_gamma``), ``binary_focal`` (binary tasks, no class weight) and
 ``binary_focal_dice`` (binary focal with α = 0.25, + Dice). Only the binary
-losses train a ``sigmoid`` output head. A spec gives one
+losses train a ``sigmoid`` output head; a ``multilabel`` head trains with
+``bce`` and ``dice``, each class's channel against its own mask (003 §5.1.3).
+A spec gives one
 name, names joined by ``+`` (equal weights: ``ce+dice``), or a mapping
 name -> weight, e.g. ``{ce: 0.3, dice: 0.7}``. Dice, Jaccard
 and focal come from segmentation-models-pytorch.
@@ -17,6 +19,7 @@ from torch.nn import functional as F
 
 LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal", "binary_focal_dice")
 BINARY_LOSSES = ("bce", "binary_focal", "binary_focal_dice")  # the only ones a sigmoid head can train with
+MULTILABEL_LOSSES = ("bce", "dice")  # the only ones a multilabel head can train with
 BINARY_FOCAL_ALPHA = 0.25  # the weight of the positive class in the binary focal loss
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -63,6 +66,22 @@ def _single(name: str, focal_gamma: float) -> LossFn:
     raise ValueError(f"unknown loss {name!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights")
 
 
+def _multilabel(name: str) -> LossFn:
+    """A loss over a multilabel head's channels, the bit-mask target split into one 0/1 mask per channel."""
+    from segmentation_models_pytorch import losses as smp_losses
+
+    from .labels import to_channels
+
+    if name == "bce":  # 003 §5.1.3: binary cross-entropy on each of the four sigmoid masks
+        return lambda logits, target: F.binary_cross_entropy_with_logits(
+            logits, to_channels(target, logits.shape[1]).float()
+        )
+    if name == "dice":
+        dice = smp_losses.DiceLoss("multilabel", from_logits=True)
+        return lambda logits, target: dice(logits, to_channels(target, logits.shape[1]))
+    raise ValueError(f"a multilabel head trains with {' or '.join(MULTILABEL_LOSSES)}, not {name!r}")
+
+
 def loss_weights(spec: str | dict[str, float]) -> dict[str, float]:
     """``"ce"`` -> {ce: 1}; ``"ce+dice"`` -> equal weights (the form a search space can sample); a mapping as given."""
     if isinstance(spec, str):
@@ -71,9 +90,11 @@ def loss_weights(spec: str | dict[str, float]) -> dict[str, float]:
     return dict(spec)
 
 
-def build_loss(spec: str | dict[str, float] = "ce", focal_gamma: float = 2.0) -> LossFn:
+def build_loss(spec: str | dict[str, float] = "ce", focal_gamma: float = 2.0, multi_label: bool = False) -> LossFn:
     weights = loss_weights(spec)
-    parts = [(weight, _single(name, focal_gamma)) for name, weight in weights.items()]
+    parts = [
+        (weight, _multilabel(name) if multi_label else _single(name, focal_gamma)) for name, weight in weights.items()
+    ]
     if len(parts) == 1 and parts[0][0] == 1.0:
         return parts[0][1]
     return lambda logits, target: sum(weight * fn(logits, target) for weight, fn in parts)

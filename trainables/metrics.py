@@ -1,7 +1,9 @@
 """Segmentation metrics, accumulated over a whole split from per-class confusion counts.
 
 Never an average of batch averages. A class absent from both the truth and the
-prediction has no IoU/Dice (NaN) and is left out of the means.
+prediction has no IoU/Dice (NaN) and is left out of the means. Single-label
+tasks count a (classes, classes) confusion matrix; multi-label tasks (bit
+masks, see ``labels``) count one 2x2 matrix per class, (classes, 2, 2).
 """
 
 import math
@@ -9,11 +11,32 @@ import operator
 
 import torch
 
+from .labels import has_class
+
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Rows are true classes, columns predicted classes."""
     index = target.reshape(-1) * num_classes + pred.reshape(-1)
     return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def multilabel_confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Bit masks: per class, a 2x2 matrix [truth][prediction] (0 absent, 1 present); class 0 is "no bit set"."""
+    matrices = []
+    for cls in range(num_classes):
+        truth, predicted = has_class(target.reshape(-1), cls, True), has_class(pred.reshape(-1), cls, True)
+        matrices.append(torch.bincount(truth.long() * 2 + predicted.long(), minlength=4).reshape(2, 2))
+    return torch.stack(matrices)
+
+
+def label_confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int, multi_label: bool) -> torch.Tensor:
+    """The confusion counts of either kind of mask."""
+    return (multilabel_confusion if multi_label else confusion_matrix)(pred, target, num_classes)
+
+
+def empty_confusion(num_classes: int, multi_label: bool) -> torch.Tensor:
+    shape = (num_classes, 2, 2) if multi_label else (num_classes, num_classes)
+    return torch.zeros(shape, dtype=torch.int64)
 
 
 def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
@@ -25,8 +48,10 @@ def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
 def _per_class(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
     """IoU, Dice, precision and recall of each class (NaN where undefined)."""
     confusion = confusion.double()
-    tp = confusion.diag()
-    predicted, actual = confusion.sum(0), confusion.sum(1)
+    if confusion.ndim == 3:  # multi-label: each class's own 2x2 [truth][prediction]
+        tp, predicted, actual = confusion[:, 1, 1], confusion[:, :, 1].sum(1), confusion[:, 1].sum(1)
+    else:
+        tp, predicted, actual = confusion.diag(), confusion.sum(0), confusion.sum(1)
     return {
         "iou": _ratio(tp, predicted + actual - tp),
         "dice": _ratio(2 * tp, predicted + actual),
@@ -60,7 +85,6 @@ def split_metrics(confusion: torch.Tensor, class_names: list[str], background: i
     confusion = confusion.double()
     per_class = _per_class(confusion)
     iou, dice = per_class["iou"], per_class["dice"]
-    total = confusion.sum()
     foreground = [i for i in range(len(class_names)) if i != background]
     metrics = {
         "miou": _nanmean(iou),
@@ -69,12 +93,21 @@ def split_metrics(confusion: torch.Tensor, class_names: list[str], background: i
         "dice_mean_fg": _nanmean(dice[foreground]),
         "precision_mean": _nanmean(per_class["precision"]),
         "recall_mean": _nanmean(per_class["recall"]),
-        "pixel_accuracy": float(confusion.diag().sum() / total) if total > 0 else math.nan,
+        "pixel_accuracy": _pixel_accuracy(confusion, foreground),
     }
     for index, name in enumerate(class_names):
         metrics[f"iou_{name}"] = float(iou[index])
         metrics[f"dice_{name}"] = float(dice[index])
     return metrics
+
+
+def _pixel_accuracy(confusion: torch.Tensor, foreground: list[int]) -> float:
+    """The share of pixels labelled right; multi-label: the mean over foreground classes of each one's share."""
+    if confusion.ndim == 3:
+        per_class = confusion[foreground].diagonal(dim1=1, dim2=2).sum(1) / confusion[foreground].sum((1, 2))
+        return _nanmean(per_class)
+    total = confusion.sum()
+    return float(confusion.diag().sum() / total) if total > 0 else math.nan
 
 
 def metric_names(class_names: list[str]) -> list[str]:
@@ -124,22 +157,26 @@ def threshold_sweep(
     return {t: float(iou_per_class(confusion_matrix((probabilities >= t).long(), target, 2))[1]) for t in thresholds}
 
 
-def _presence(pred, true, cls: int, min_pixels: int) -> tuple[bool, bool]:
+def _presence(pred, true, cls: int, min_pixels: int, multi_label: bool) -> tuple[bool, bool]:
     """(truly present, predicted present) of defect type ``cls`` in one image (003 §6's rule)."""
-    return bool((true == cls).any()), bool((pred == cls).sum() >= min_pixels)
+    return bool(has_class(true, cls, multi_label).any()), bool(has_class(pred, cls, multi_label).sum() >= min_pixels)
 
 
-def subset_presence_accuracy(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> float:
+def subset_presence_accuracy(
+    pred_masks, true_masks, num_classes: int, min_pixels: int = 1, multi_label: bool = False
+) -> float:
     """003 §6's subset accuracy: the share of images whose every defect type (classes 1..) is judged
     right, present or absent, by the same rule as ``defect_presence``."""
     right = [
-        all(operator.eq(*_presence(pred, true, cls, min_pixels)) for cls in range(1, num_classes))
+        all(operator.eq(*_presence(pred, true, cls, min_pixels, multi_label)) for cls in range(1, num_classes))
         for pred, true in zip(pred_masks, true_masks, strict=True)
     ]
     return sum(right) / len(right) if right else math.nan
 
 
-def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 1) -> dict[int, dict]:
+def defect_presence(
+    pred_masks, true_masks, num_classes: int, min_pixels: int = 1, multi_label: bool = False
+) -> dict[int, dict]:
     """Per class: is the defect present? Accuracy and a 2x2 confusion [truth][prediction].
 
     003 §6: a prediction shows a defect type when it has at least ``min_pixels`` pixels of it (the
@@ -150,7 +187,7 @@ def defect_presence(pred_masks, true_masks, num_classes: int, min_pixels: int = 
     for cls in range(1, num_classes):
         matrix = [[0, 0], [0, 0]]  # [truth][prediction], 0 = absent, 1 = present
         for pred, true in zip(pred_masks, true_masks, strict=True):
-            truth, predicted = _presence(pred, true, cls, min_pixels)
+            truth, predicted = _presence(pred, true, cls, min_pixels, multi_label)
             matrix[int(truth)][int(predicted)] += 1
         total = sum(map(sum, matrix))
         out[cls] = {"accuracy": (matrix[0][0] + matrix[1][1]) / total if total else math.nan, "confusion": matrix}

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from .config import EarlyStopping, LrSchedule, TrialConfig
 from .data import LoadedDataset, load_dataset
 from .losses import LossFn, build_loss, segmentation_loss
-from .metrics import confusion_matrix, split_metrics
+from .metrics import empty_confusion, label_confusion, split_metrics
 from .models import build_model
 from .variants import get_variant
 
@@ -160,7 +160,7 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         scheduler=make_scheduler(optimizer, training.lr_schedule, training.epochs),
         train_loader=make_loader(data.train, training.batch_size, True, seed, world, rank, workers),
         val_loader=make_loader(data.val, training.batch_size, False, seed, 1, 0, workers),
-        loss_fn=build_loss(training.loss, float(training.focal_gamma)),
+        loss_fn=build_loss(training.loss, float(training.focal_gamma), training.output.multi_label),
         aux_weight=get_variant(config.variant).aux_weight(hyper),
         device=device,
         amp=_use_amp(training.mixed_precision, device),
@@ -207,8 +207,8 @@ def train_one_epoch(run: Run, epoch: int) -> float:
 def validate(run: Run) -> tuple[float, torch.Tensor]:
     """The validation loss and the confusion counts over the whole validation split."""
     run.core.eval()
-    num_classes = len(run.data.class_names)
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    num_classes, head = len(run.data.class_names), run.config.training.output
+    confusion = empty_confusion(num_classes, head.multi_label)
     total_loss, count = 0.0, 0
     for images, masks in run.val_loader:
         images, masks = images.to(run.device), masks.to(run.device)
@@ -216,7 +216,7 @@ def validate(run: Run) -> tuple[float, torch.Tensor]:
             logits = run.core(images)
         total_loss += segmentation_loss(logits.float(), masks, loss=run.loss_fn).item() * len(images)
         count += len(images)
-        confusion += confusion_matrix(run.config.training.output.predict(logits).cpu(), masks.cpu(), num_classes)
+        confusion += label_confusion(head.predict(logits).cpu(), masks.cpu(), num_classes, head.multi_label)
     return total_loss / max(count, 1), confusion
 
 

@@ -35,6 +35,17 @@ def read_image(path: Path, mode: str | None = None) -> np.ndarray:
         return np.asarray(image.convert(mode) if mode else image)
 
 
+def _bit_combinations(root: Path, manifest: Manifest) -> set[int]:
+    """A multi-label manifest's allowed mask values: every sum of its foreground classes' bits."""
+    bits = [cls.value for cls in manifest.classes[1:]]
+    if manifest.classes[0].value != 0 or any(bit <= 0 or bit & (bit - 1) for bit in bits):
+        raise DatasetError(
+            f"{root / MANIFEST}: a multi_label dataset needs background = 0 and one bit (1, 2, 4, ...) per class"
+        )
+    union = sum(set(bits))
+    return {value for value in range(256) if value & ~union == 0}
+
+
 def check_dataset(path: str | Path) -> DatasetInfo:
     """Check a dataset folder completely (every image and mask is read)."""
     root = Path(path)
@@ -49,6 +60,8 @@ def check_dataset(path: str | Path) -> DatasetInfo:
     values = {cls.value for cls in manifest.classes}
     if len(values) < 2:
         raise DatasetError(f"{root / MANIFEST} lists {len(values)} class(es); it needs at least 2 with distinct values")
+    if manifest.multi_label:
+        values = _bit_combinations(root, manifest)
     images = sorted((root / "images").glob("*.png"))
     if not images:
         raise DatasetError(f"dataset {root} is empty: no PNG images in {root / 'images'}; import or add images")

@@ -1,19 +1,28 @@
 """Importers from published dataset layouts into the project's format.
 
-Each takes the source folder and yields (stem, image, class-index mask).
+Each takes the source folder and returns an ``Imported``: the class names and
+the (stem, image, mask) items.
 """
 
 import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from orchestrator.datasets.check import DatasetError, offenders, read_image
 from orchestrator.datasets.writer import write_dataset
 from trainables.data import MANIFEST
+from trainables.labels import bit_values
 
 Item = tuple[str, np.ndarray, np.ndarray]
+
+
+class Imported(NamedTuple):
+    class_names: list[str]
+    items: Iterator[Item]
+    multi_label: bool = False  # masks are bit masks (see trainables.labels)
 
 
 def _require(path: Path, what: str) -> Path:
@@ -33,7 +42,7 @@ def _class_lookup(value_to_index: dict[int, int]) -> np.ndarray:
     return lookup
 
 
-def isbi2012(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
+def isbi2012(src: Path, **_) -> Imported:
     """``train/image/N.png`` + ``train/label/N.png``; label 255 = cell, 0 = membrane."""
     images = sorted(
         _require(src / "train" / "image", "ISBI 2012 layout train/image/N.png").glob("*.png"), key=lambda p: int(p.stem)
@@ -45,7 +54,7 @@ def isbi2012(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
             label = read_image(labels / path.name, "L")
             yield path.stem, read_image(path, "L"), (label >= 128).astype(np.uint8)
 
-    return ["membrane", "cell"], items()
+    return Imported(["membrane", "cell"], items())
 
 
 # The published four-class protocol on the merged labels of the ssTEM stack.
@@ -53,7 +62,7 @@ SSTEM_CLASSES = ["membrane", "mitochondria", "synapse", "background"]
 SSTEM_VALUES = {0: 0, 32: 0, 64: 0, 96: 0, 128: 0, 191: 1, 223: 2, 159: 3, 255: 3}
 
 
-def sstem(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
+def sstem(src: Path, **_) -> Imported:
     """Drosophila VNC ssTEM stack 1: ``stack1/raw/NN.tif`` + ``stack1/labels/labelsNNNNNNNN.png``."""
     raw = sorted(_require(src / "stack1" / "raw", "ssTEM layout stack1/raw/NN.tif").glob("*.tif"))
     labels = _require(src / "stack1" / "labels", "ssTEM layout stack1/labels/labelsNNNNNNNN.png")
@@ -70,10 +79,10 @@ def sstem(src: Path, **_) -> tuple[list[str], Iterator[Item]]:
                 )
             yield path.stem, read_image(path, "L"), mask
 
-    return SSTEM_CLASSES, items()
+    return Imported(SSTEM_CLASSES, items())
 
 
-def crackforest(src: Path, skipped: list | None = None, **_) -> tuple[list[str], Iterator[Item]]:
+def crackforest(src: Path, skipped: list | None = None, **_) -> Imported:
     """``image/NNN.jpg`` + ``groundTruth/NNN.mat`` (struct groundTruth.Segmentation: 1 background, 2 crack)."""
     from scipy.io import loadmat
 
@@ -90,10 +99,10 @@ def crackforest(src: Path, skipped: list | None = None, **_) -> tuple[list[str],
             segmentation = loadmat(mat_path)["groundTruth"][0, 0]["Segmentation"]
             yield path.stem, read_image(path, "RGB"), (np.asarray(segmentation) == 2).astype(np.uint8)
 
-    return ["background", "crack"], items()
+    return Imported(["background", "crack"], items())
 
 
-def folders(src: Path, class_map: dict[str, int] | None = None, **_) -> tuple[list[str], Iterator[Item]]:
+def folders(src: Path, class_map: dict[str, int] | None = None, **_) -> Imported:
     """Any ``images/`` + ``masks/`` pair (same stems, any image format); ``class_map`` name -> mask value."""
     class_map = class_map or {"background": 0, "foreground": 255}
     images = sorted(p for p in _require(src / "images", "layout images/ + masks/").iterdir() if p.is_file())
@@ -113,7 +122,7 @@ def folders(src: Path, class_map: dict[str, int] | None = None, **_) -> tuple[li
             image = read_image(path)
             yield path.stem, image if image.ndim == 2 else image[..., :3], mask
 
-    return list(class_map), items()
+    return Imported(list(class_map), items())
 
 
 def decode_rle(encoded: str, shape: tuple[int, int]) -> np.ndarray:
@@ -128,8 +137,10 @@ def decode_rle(encoded: str, shape: tuple[int, int]) -> np.ndarray:
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 
-def rle_csv(src: Path, csv_name: str = "train.csv", **_) -> tuple[list[str], Iterator[Item]]:
-    """Images + a CSV of ``ImageId, ClassId, EncodedPixels``. Overlapping labels: the higher ClassId wins.
+def rle_csv(src: Path, csv_name: str = "train.csv", single_label: bool = False, **_) -> Imported:
+    """Images + a CSV of ``ImageId, ClassId, EncodedPixels``, as a multi-label dataset: one bit per ClassId,
+    so overlapping defects keep every label (003 §5.1.3: four independent masks per image).
+    ``single_label``: one class per pixel instead, the higher ClassId winning where they overlap.
 
     Every image in the folder is imported: the CSV lists only images with a defect (003 §5.1: about
     6.6k of Severstal's 12.5k training images), and the others are defect-free, all background.
@@ -142,17 +153,20 @@ def rle_csv(src: Path, csv_name: str = "train.csv", **_) -> tuple[list[str], Ite
     by_image: dict[str, list[dict]] = {p.name: [] for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     for row in rows:
         by_image.setdefault(row["ImageId"], []).append(row)
+    labels = list(range(1, len(class_ids) + 1)) if single_label else bit_values(len(class_ids))
 
     def items():
         for image_name in sorted(by_image):
             image = read_image(_require(image_dir / image_name, "an image named in the CSV"), "L")
             mask = np.zeros(image.shape, np.uint8)
-            for row in by_image[image_name]:
+            for row in sorted(by_image[image_name], key=lambda r: int(r["ClassId"])):
                 if row["EncodedPixels"].strip():
-                    mask[decode_rle(row["EncodedPixels"], image.shape) == 1] = class_ids.index(int(row["ClassId"])) + 1
+                    pixels = decode_rle(row["EncodedPixels"], image.shape) == 1
+                    label = labels[class_ids.index(int(row["ClassId"]))]
+                    mask[pixels] = label if single_label else mask[pixels] | label
             yield Path(image_name).stem, image, mask
 
-    return ["background", *(f"class_{c}" for c in class_ids)], items()
+    return Imported(["background", *(f"class_{c}" for c in class_ids)], items(), multi_label=not single_label)
 
 
 IMPORTERS: dict[str, Callable] = {
@@ -173,10 +187,10 @@ def import_dataset(kind: str, src: str | Path, dest: str | Path, name: str | Non
     if (dest / MANIFEST).exists():
         raise DatasetError(f"{dest} already holds a dataset; choose another destination or remove it")
     skipped: list[str] = []
-    class_names, items = IMPORTERS[kind](src, skipped=skipped, **options)
-    items = list(items)
+    imported = IMPORTERS[kind](src, skipped=skipped, **options)
+    class_names, items, multi_label = imported.class_names, list(imported.items), imported.multi_label
     if not items:
         raise DatasetError(f"no images found in {src} for kind {kind!r}; check the source layout")
     channels = 1 if items[0][1].ndim == 2 else 3
-    count = write_dataset(dest, name or dest.name, class_names, items, channels, source=f"{kind}:{src}")
-    return {"count": count, "classes": class_names, "skipped": skipped}
+    count = write_dataset(dest, name or dest.name, class_names, items, channels, f"{kind}:{src}", multi_label)
+    return {"count": count, "classes": class_names, "skipped": skipped, "multi_label": multi_label}

@@ -2,7 +2,8 @@
 
 dataset.yaml        name, channels, source, classes: [{name, value}]
 images/<stem>.png   8-bit grayscale or RGB
-masks/<stem>.png    8-bit; pixel value = the class's ``value``
+masks/<stem>.png    8-bit; pixel value = the class's ``value``; multi-label: the sum of the
+                    values (bits) of every class at the pixel
 """
 
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from trainables.data import MANIFEST, DatasetClass, Manifest
+from trainables.labels import bit_values
 
 
 def write_dataset(
@@ -21,8 +23,10 @@ def write_dataset(
     items: Iterable[tuple[str, np.ndarray, np.ndarray]],
     channels: int,
     source: str,
+    multi_label: bool = False,
 ) -> int:
-    """Write (stem, image, class-index mask) items; returns how many were written."""
+    """Write (stem, image, mask) items; returns how many were written. Masks hold class indices, or for
+    ``multi_label`` bit masks (class i >= 1 at bit i - 1, its value 2**(i - 1))."""
     dest = Path(dest)
     (dest / "images").mkdir(parents=True, exist_ok=True)
     (dest / "masks").mkdir(parents=True, exist_ok=True)
@@ -31,6 +35,7 @@ def write_dataset(
         Image.fromarray(image).save(dest / "images" / f"{stem}.png")
         Image.fromarray(mask.astype(np.uint8)).save(dest / "masks" / f"{stem}.png")
         count += 1
-    classes = tuple(DatasetClass(class_name, index) for index, class_name in enumerate(class_names))
-    (dest / MANIFEST).write_text(Manifest(name, channels, source, classes).to_yaml())
+    values = [0, *bit_values(len(class_names) - 1)] if multi_label else range(len(class_names))
+    classes = tuple(DatasetClass(class_name, value) for class_name, value in zip(class_names, values, strict=True))
+    (dest / MANIFEST).write_text(Manifest(name, channels, source, classes, multi_label).to_yaml())
     return count

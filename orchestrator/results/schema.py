@@ -10,7 +10,9 @@ import pyarrow as pa
 import search_spaces
 from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
 
-SCHEMA_VERSION = 3  # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy
+# 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
+# 4: tests.presence_accuracy_mean
+SCHEMA_VERSION = 4
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
 
@@ -81,6 +83,7 @@ TEST_COLUMNS: Columns = EVALUATION_KEY + [
     ("evaluated_at", pa.timestamp("us", tz="UTC")),
     *[(f"test_{name}", pa.float64()) for name in CRACK_METRICS],
     ("presence_subset_accuracy", pa.float64()),  # 003 §6: images with every defect type judged right
+    ("presence_accuracy_mean", pa.float64()),  # 003 §6: the defect types' presence accuracies, averaged
     ("image_false_positives", pa.int64()),
     ("image_false_negatives", pa.int64()),
     *[(threshold_column(t), pa.float64()) for t in SWEEP_THRESHOLDS],

@@ -17,9 +17,9 @@ from orchestrator.results.schema import table_schemas
 from orchestrator.study.spec import Arm, DatasetSpec, StudySpec
 from orchestrator.study.splits import compute_split
 from trainables.augment import POLICIES
-from trainables.data import class_names_of
+from trainables.data import class_names_of, is_multi_label
 from trainables.heads import OutputHead
-from trainables.losses import BINARY_LOSSES, LOSSES, loss_weights
+from trainables.losses import BINARY_LOSSES, LOSSES, MULTILABEL_LOSSES, loss_weights
 from trainables.metrics import metric_names
 from trainables.models import bottleneck_channels
 from trainables.variants import get_variant, hyperparameter_bounds, variants
@@ -79,11 +79,16 @@ def _check_dataset(spec: StudySpec, dataset: DatasetSpec) -> None:
             "use a smaller tile"
         )
     arms = [arm for arm in spec.arms() if arm.dataset is dataset]
+    if not is_multi_label(dataset.source()):  # a multi-label dataset's arms: _check_multilabel
+        _check_binary_settings(dataset, arms, classes)
+    compute_split(spec, dataset)
+
+
+def _check_binary_settings(dataset: DatasetSpec, arms: list[Arm], classes: int) -> None:
     if classes != 2 and any(arm.training.stochastic_width for arm in arms):
         raise UserError(f"dataset {dataset.name!r}: stochastic_width needs a binary dataset (it has {classes} classes)")
     if classes != 2 and any(arm.evaluation.threshold_rows for arm in arms):
         raise UserError(f"dataset {dataset.name!r}: threshold_rows need a binary dataset (it has {classes} classes)")
-    compute_split(spec, dataset)
 
 
 def _check_metric(spec: StudySpec) -> None:
@@ -109,8 +114,35 @@ def _check_loss(spec: StudySpec) -> None:
                 f"arm {arm.id}: training.loss: unknown loss {unknown[0]!r}; "
                 f"use one of {', '.join(LOSSES)} or a mapping of them to weights"
             )
-        classes = len(class_names_of(arm.dataset.source()))
-        _check_binary_loss(arm, names, classes)
+        if is_multi_label(arm.dataset.source()) or arm.training.output.multi_label:
+            _check_multilabel(arm, names)
+        else:
+            _check_binary_loss(arm, names, len(class_names_of(arm.dataset.source())))
+
+
+def _check_multilabel(arm: Arm, names: list[str]) -> None:
+    """Multi-label data (overlapping classes, 003 §5.1.3) and the multilabel head go together."""
+    if not is_multi_label(arm.dataset.source()):
+        raise UserError(
+            f"arm {arm.id}: training.output: multilabel needs a multi-label dataset ({arm.dataset.name!r} "
+            "is single-label); use softmax"
+        )
+    if not arm.training.output.multi_label:
+        raise UserError(
+            f"arm {arm.id}: dataset {arm.dataset.name!r} is multi-label (classes may overlap); "
+            "set training.output: multilabel"
+        )
+    other = [name for name in names if name not in MULTILABEL_LOSSES]
+    if other:
+        raise UserError(
+            f"arm {arm.id}: a multilabel output trains with {' or '.join(MULTILABEL_LOSSES)}, not {other[0]!r}; "
+            "set training.loss"
+        )
+    if arm.evaluation.threshold_sweep or arm.training.stochastic_width:
+        raise UserError(
+            f"arm {arm.id}: threshold_sweep and stochastic_width need a binary dataset; "
+            f"{arm.dataset.name!r} is multi-label"
+        )
 
 
 def _check_binary_loss(arm: Arm, names: list[str], classes: int) -> None:

@@ -57,7 +57,7 @@ class DatasetSpec(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     kind: Literal["synthetic", "folder"] = "folder"
     path: str | None = None  # folder datasets; relative paths are relative to the spec file
-    shape: Literal["cells", "cracks"] = "cells"  # synthetic only
+    shape: Literal["cells", "cracks", "defects"] = "cells"  # synthetic only; defects: 4 overlapping (multi-label)
     num_images: int = Field(32, ge=4)  # synthetic only
     image_size: int = Field(64, ge=8)  # synthetic only
     split: SplitSpec = SplitSpec()
@@ -189,7 +189,8 @@ class TrainingSpec(_Strict):
     augmentation: Literal[POLICIES] = "none"  # a space may search it
     stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
     loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
-    output: OutputHead = OutputHead.SOFTMAX  # sigmoid: binary tasks, 1 output channel (004 §3.5.1)
+    # sigmoid: binary tasks, 1 output channel (004 §3.5.1); multilabel: multi-label datasets (003 §5.1.3)
+    output: OutputHead = OutputHead.SOFTMAX
     lr_schedule: LrScheduleSpec = LrScheduleSpec()
     early_stopping: EarlyStoppingSpec | None = None  # budget.epochs is then the maximum
 

@@ -14,6 +14,8 @@ from orchestrator.datasets import DatasetError, check_dataset, import_dataset, s
 from orchestrator.datasets.importers import decode_rle
 from tests.conftest import SHARED_DATASETS as SHARED
 from tests.conftest import needs_shared_datasets as needs_shared
+from trainables.config import DataSource
+from trainables.data import is_multi_label, load_pairs
 
 runner = CliRunner()
 
@@ -146,27 +148,51 @@ def test_rle_decoding_is_one_indexed_and_column_major():
     assert np.array_equal(mask, expected)
 
 
-def test_rle_csv_importer_multi_label(tmp_path):
+def _steel_source(tmp_path):
     src = tmp_path / "steel"
     (src / "images").mkdir(parents=True)
-    Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "a.jpg")
-    Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "b.jpg")
-    Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / "defect_free.jpg")  # 003 §5.1: no CSV row
+    for stem in ("a", "b", "defect_free"):  # 003 §5.1: a defect-free image has no CSV row
+        Image.fromarray(np.zeros((4, 6), np.uint8)).save(src / "images" / f"{stem}.jpg")
     with open(src / "train.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerows(
             [
                 ["ImageId", "ClassId", "EncodedPixels"],
                 ["a.jpg", "1", "1 4"],
-                ["a.jpg", "3", "21 2"],
+                ["a.jpg", "3", "3 2 21 2"],  # overlaps class 1 at pixel 3-4 (rows 2-3 of column 0)
                 ["b.jpg", "3", "5 1"],
             ]
         )
-    report = import_dataset("rle-csv", src, tmp_path / "out")
+    return src
+
+
+def test_rle_csv_importer_keeps_overlapping_defects_as_bits(tmp_path):
+    report = import_dataset("rle-csv", _steel_source(tmp_path), tmp_path / "out")
     assert report["classes"] == ["background", "class_1", "class_3"] and report["count"] == 3
+    assert report["multi_label"]
     mask = np.asarray(Image.open(tmp_path / "out" / "masks" / "a.png"))
-    assert mask[:, 0].tolist() == [1, 1, 1, 1] and mask[0, 5] == 2 and mask[1, 5] == 2
+    assert mask[:, 0].tolist() == [1, 1, 3, 3] and mask[0, 5] == 2 and mask[1, 5] == 2  # 003 §5.1.3
     assert not np.asarray(Image.open(tmp_path / "out" / "masks" / "defect_free.png")).any()
+    info = summarize(tmp_path / "out")
+    assert info["multi_label"] and [c["pixels"] for c in info["classes"]] == [72 - 7, 4, 5]
+    source = DataSource("steel", "folder", str(tmp_path / "out"), "cells", 0, 0, None, None, None)
+    assert is_multi_label(source)
+    (_, loaded), *_ = load_pairs(source, ["a"], seed=0)
+    assert np.array_equal(loaded, mask)
+
+
+def test_rle_csv_single_label_lets_the_higher_class_win(tmp_path):
+    report = import_dataset("rle-csv", _steel_source(tmp_path), tmp_path / "out", single_label=True)
+    assert not report["multi_label"]
+    mask = np.asarray(Image.open(tmp_path / "out" / "masks" / "a.png"))
+    assert mask[:, 0].tolist() == [1, 1, 2, 2]
+
+
+def test_a_multi_label_mask_with_an_unknown_bit_is_refused(tmp_path):
+    import_dataset("rle-csv", _steel_source(tmp_path), tmp_path / "out")
+    Image.fromarray(np.full((4, 6), 4, np.uint8)).save(tmp_path / "out" / "masks" / "b.png")
+    with pytest.raises(DatasetError, match=r"mask values not in the class map .*b.png \[4\]"):
+        check_dataset(tmp_path / "out")
 
 
 def test_crackforest_skips_images_without_ground_truth(tmp_path):

@@ -12,6 +12,7 @@ from tests.conftest import REPO, orchestrate, tiny_spec
 from trainables.models import bottleneck_channels
 
 runner = CliRunner()
+STEEL_STAND_IN = {"name": "steel", "kind": "synthetic", "shape": "defects"}
 
 
 def test_demo_spec_is_valid():
@@ -55,7 +56,7 @@ def test_demo_spec_is_valid():
         ({"variants": [{"name": "frem", "fixed": {"frem_b": 99}}]}, "fixed frem_b=99 is outside the allowed [1, 16]"),
         ({"variants": [{"name": "frem", "trials": 0}]}, "variants.0.trials: Input should be greater than 0"),
         ({"training": {"output": "sigmoid"}}, "a sigmoid output trains with a binary loss (bce, binary_focal"),
-        ({"training": {"output": "tanh"}}, "training.output: Input should be 'softmax' or 'sigmoid'"),
+        ({"training": {"output": "tanh"}}, "training.output: Input should be 'softmax', 'sigmoid' or 'multilabel'"),
         ({"evaluation": {"threshold_rows": {"t9": 0.9}}}, "move them into that variant's `evaluation:`"),
         (
             {"variants": [{"name": "baseline", "evaluation": {"threshold_rows": {"baseline": 0.9}}}]},
@@ -67,6 +68,22 @@ def test_demo_spec_is_valid():
         ),
         ({"variants": [{"name": "frem", "training": {"loss": "hinge"}}]}, "unknown loss 'hinge'"),
         ({"variants": ["baseline", {"name": "baseline", "training": {}}]}, "variant 'baseline' is listed twice"),
+        ({"training": {"output": "multilabel"}}, "multilabel needs a multi-label dataset ('cells' is single-label)"),
+        (
+            {"datasets": [STEEL_STAND_IN]},
+            "dataset 'steel' is multi-label (classes may overlap); set training.output: multilabel",
+        ),
+        (
+            {"datasets": [STEEL_STAND_IN], "training": {"output": "multilabel"}},
+            "a multilabel output trains with bce or dice, not 'ce'",
+        ),
+        (
+            {
+                "datasets": [STEEL_STAND_IN],
+                "training": {"output": "multilabel", "loss": "bce", "stochastic_width": True},
+            },
+            "threshold_sweep and stochastic_width need a binary dataset; 'steel' is multi-label",
+        ),
     ],
 )
 def test_bad_specs_give_one_line_and_exit_code_2(write_spec, overrides, message):
