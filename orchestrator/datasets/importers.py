@@ -138,7 +138,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 
 def rle_csv(src: Path, csv_name: str = "train.csv", single_label: bool = False, **_) -> Imported:
-    """Images + a CSV of ``ImageId, ClassId, EncodedPixels``, as a multi-label dataset: one bit per ClassId,
+    """Images (in SRC, SRC/images or Kaggle's SRC/train_images) + a CSV of ``ImageId, ClassId,
+    EncodedPixels``, as a multi-label dataset: one bit per ClassId,
     so overlapping defects keep every label (003 §5.1.3: four independent masks per image).
     ``single_label``: one class per pixel instead, the higher ClassId winning where they overlap.
 
@@ -149,7 +150,7 @@ def rle_csv(src: Path, csv_name: str = "train.csv", single_label: bool = False, 
     with open(table, newline="") as f:
         rows = list(csv.DictReader(f))
     class_ids = sorted({int(r["ClassId"]) for r in rows})
-    image_dir = src / "images" if (src / "images").is_dir() else src
+    image_dir = next((src / name for name in ("images", "train_images") if (src / name).is_dir()), src)
     by_image: dict[str, list[dict]] = {p.name: [] for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     for row in rows:
         by_image.setdefault(row["ImageId"], []).append(row)

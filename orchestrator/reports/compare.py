@@ -275,12 +275,23 @@ def _published_cells(
     return [format_value(value, digits=digits) for value in published], differences
 
 
+COUNT_COLUMNS = ("parameters", "trainable_parameters", "presence_tp_", "presence_fp_", "presence_fn_", "presence_tn_")
+
+
+def _digits(column: str) -> int:
+    """Decimals of a layout column: parameter and image counts as whole numbers (one decimal for 002 Table
+    1's FN and FP, which can be averaged over folds), rates with 4."""
+    if column.startswith(COUNT_COLUMNS):
+        return 0
+    return 1 if column.startswith("image_false") else 4
+
+
 def _layout_metric_columns(
     table: Table, comparison: _Comparison, dataset: str, references: dict[ReferenceKey, float]
 ) -> None:
     """One metric of a paper's layout on one dataset: measured, and where published, published and Δ."""
     column = comparison.metric.column
-    digits = 1 if column.startswith("image_false") else 4  # image counts (002 Table 1's FN, FP)
+    digits = _digits(column)
     measured = [comparison.mean(key, dataset) for key in comparison.row_keys]
     label = column.removeprefix("test_")
     cells = [format_value(*comparison.cell(key, dataset)[:2], digits=digits) for key in comparison.row_keys]

@@ -1,10 +1,11 @@
 """Budgets a spec runs at: ``full`` (as written) or ``smoke``, the same study shrunk to minutes on a CPU.
 
 Smoke keeps every arm, every per-arm setting and the protocol's structure
-(splits, folds, losses, heads, thresholds, schedules) and shrinks what costs
-time: trials (at most 1 per arm), epochs (at most 2), image sizes (a quarter,
-at most 128 px a side), network widths (4 base channels, a sixteenth of a set
-bottleneck) and resources (one CPU worker). It runs as its own study,
+(splits, losses, heads, thresholds, schedules) and shrinks what costs
+time: trials (at most 1 per arm), epochs (at most 2), folds (the first one
+only, of the same K-fold split), image sizes (a quarter, at most 128 px a
+side), network widths (4 base channels, a sixteenth of a set bottleneck) and
+resources (one CPU worker). It runs as its own study,
 ``<name>-smoke``, so it never mixes with a full run.
 """
 
@@ -56,6 +57,9 @@ def _small_architecture(architecture: dict[str, Any]) -> dict[str, Any]:
 
 def _small_dataset(dataset: dict[str, Any]) -> dict[str, Any]:
     small = dict(dataset)
+    split = small.get("split", {})
+    if split.get("folds") and split.get("fold") is None:
+        small["split"] = {**split, "fold": 0}
     if small.get("kind") == "synthetic":
         small["image_size"] = min(small.get("image_size", 64), 64)
         small["num_images"] = min(small.get("num_images", 32), 24)

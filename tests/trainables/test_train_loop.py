@@ -42,13 +42,25 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement():
     assert not stop_early(TrialState(), {"val_loss": 1.0}, None)
 
 
-def test_a_frozen_encoder_is_not_trained_and_keeps_its_batch_norm_statistics():
-    # 003 §5.2: smp encoders with frozen weights; only the decoder is trained (trainable < total parameters).
+def test_a_frozen_encoder_trains_only_its_batch_norm():
+    # 003 §5.2.4: encoder weights frozen, the decoder trained; Keras segmentation_models' freeze leaves
+    # batch norm trainable (it updates its statistics too).
     model = build_model("smp_unet", "baseline", in_channels=3, num_classes=2, params={"freeze_encoder": True})
     assert count_parameters(model, trainable_only=True) < count_parameters(model)
     before = model.model.encoder.state_dict()["bn1.running_mean"].clone()
     model.train()
     model(torch.randn(2, 3, 64, 64)).sum().backward()
-    assert all(p.grad is None for p in model.model.encoder.parameters())
+    assert model.model.encoder.conv1.weight.grad is None and model.model.encoder.bn1.weight.grad is not None
     assert any(p.grad is not None for p in model.model.decoder.parameters())
-    assert torch.equal(model.model.encoder.state_dict()["bn1.running_mean"], before)
+    assert not torch.equal(model.model.encoder.state_dict()["bn1.running_mean"], before)
+
+
+def test_frozen_encoders_reproduce_the_difference_of_the_published_trainable_counts():
+    # 003 Fig. 62: trainable parameters 9,111,303 (ResNet-101) - 9,059,079 (ResNet-50) = 52,224.
+    def trainable(encoder):
+        params = {"encoder": encoder, "freeze_encoder": True}
+        with torch.device("meta"):
+            model = build_model("smp_unet", "baseline", in_channels=3, num_classes=4, params=params)
+        return count_parameters(model, trainable_only=True)
+
+    assert trainable("resnet101") - trainable("resnet50") == 9_111_303 - 9_059_079

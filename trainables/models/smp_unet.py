@@ -18,6 +18,17 @@ def smp_bottleneck_channels(encoder: str = "resnet34", encoder_depth: int = 5, *
     return smp.encoders.encoders[encoder]["params"]["out_channels"][encoder_depth]
 
 
+def freeze_except_batch_norm(encoder: nn.Module) -> None:
+    """003 §5.2.4: "the weights of this model encoder are frozen during training ... only the remaining
+    parameters in the decoder part are trained", with Keras segmentation_models 1.0.1, whose freeze
+    leaves BatchNormalization layers trainable. Fig. 62 confirms it: ResNet-101's trainable count
+    exceeds ResNet-50's by 52,224, the scale and shift of the batch norms in its 17 extra blocks."""
+    for module in encoder.modules():
+        if not isinstance(module, nn.modules.batchnorm._BatchNorm):
+            for parameter in module.parameters(recurse=False):
+                parameter.requires_grad_(False)
+
+
 class SmpUNet(BottleneckVariants):
     def __init__(
         self,
@@ -44,21 +55,13 @@ class SmpUNet(BottleneckVariants):
         )
         if encoder_weights_path:
             self.model.encoder.load_state_dict(torch.load(encoder_weights_path, map_location="cpu"))
-        self.freeze_encoder = freeze_encoder
-        if freeze_encoder:  # 003 §5.2: only the decoder is trained
-            self.model.encoder.requires_grad_(False)
+        if freeze_encoder:
+            freeze_except_batch_norm(self.model.encoder)
         self.depth = encoder_depth
         self.size_multiple = 2**encoder_depth
         self.bottleneck_transform = bottleneck_transform or nn.Identity()
         channels = self.model.encoder.out_channels[-1]
         self.aux_head = nn.Conv2d(channels, num_classes, 1) if aux_head else None
-
-    def train(self, mode: bool = True) -> "SmpUNet":
-        """A frozen encoder stays in eval mode: its batch norm keeps its statistics too (as Keras freezes it)."""
-        super().train(mode)
-        if self.freeze_encoder:
-            self.model.encoder.eval()
-        return self
 
     def logits_and_bottleneck(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.model.encoder(images)

@@ -19,10 +19,19 @@ PRESETS = {
     "full-attention-unet": ("isbi2012 miou", "0.9085"),
     "frem": ("sstem iou_synapse", "0.5814"),
     "coredeep": ("cracks image_false_positives", "32.0"),
+    "steel-defects": ("severstal dice_mean_fg", "0.692"),
 }
 # Data that is not public here: generated stand-ins with the same classes and shapes.
 STAND_INS = {
     "coredeep": {"name": "cracks", "kind": "synthetic", "shape": "cracks", "channels": 3, "num_images": 24},
+    "steel-defects": {
+        "name": "severstal",
+        "kind": "synthetic",
+        "shape": "defects",  # four overlapping defect types, as multi-label masks
+        "channels": 3,
+        "num_images": 24,
+        "split": {"test": 4, "folds": 5},
+    },
 }
 IMPORTERS = {"isbi2012": ("isbi2012", "isbi2012-em"), "sstem": ("sstem", "drosophila-vnc-sstem")}
 
@@ -38,7 +47,7 @@ def workspace(tmp_path_factory):
     for preset, stand_in in STAND_INS.items():
         spec = root / "studies" / f"{preset}.yaml"
         data = yaml.safe_load(spec.read_text())
-        data["datasets"] = [{**stand_in, "split": data["datasets"][0]["split"]}]
+        data["datasets"] = [{"split": data["datasets"][0]["split"], **stand_in}]
         spec.write_text(yaml.safe_dump(data, sort_keys=False))
     return root
 
