@@ -238,11 +238,18 @@ def datasets_import(
     single_label: Annotated[
         bool, typer.Option(help="rle-csv: one class per pixel (the higher ClassId wins) instead of multi-label.")
     ] = False,
+    source_pattern: Annotated[
+        str | None,
+        typer.Option(
+            help="Record each image's source dataset: a regular expression on the file stem whose first group "
+            "names it, e.g. '^(CFD|CRACK500|DeepCrack)_' (test metrics per source, 002 Table 2)."
+        ),
+    ] = None,
 ):
     """Convert a published dataset layout into the project's format, then check it completely."""
     from orchestrator.datasets import check_dataset, import_dataset
 
-    options: dict = {"csv_name": csv_name, "single_label": single_label}
+    options: dict = {"csv_name": csv_name, "single_label": single_label, "source_pattern": source_pattern}
     if class_map:
         try:
             options["class_map"] = {k: int(v) for k, v in (pair.split("=") for pair in class_map.split(","))}
@@ -252,6 +259,7 @@ def datasets_import(
         report = import_dataset(kind, src, dest, name=name, **options)
         check_dataset(dest)
     labels = ", multi-label" if report["multi_label"] else ""
+    labels += f"; sources: {', '.join(report['sources'])}" if report["sources"] else ""
     console.print(
         f"[green]imported[/] {report['count']} images into {dest} (classes: {', '.join(report['classes'])}{labels})"
     )

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .config import TrialConfig
-from .data import class_names_of, image_to_tensor, load_tiles
+from .data import class_names_of, image_sources, image_to_tensor, load_tiles
 from .direction import Direction
 from .heads import MULTILABEL_THRESHOLD, OutputHead
 from .metrics import (
@@ -28,6 +28,7 @@ from .metrics import (
     empty_confusion,
     image_level_errors,
     label_confusion,
+    per_source_crack_iou,
     split_metrics,
     subset_presence_accuracy,
     threshold_column,
@@ -209,5 +210,7 @@ def evaluate_checkpoint(
     if len(class_names) == 2 and not config.training.output.multi_label:
         summary.update({f"test_{k}": v for k, v in crack_metrics(predictions.total).items()})
         summary.update(image_level_errors(predictions.predicted, predictions.truth))
+        by_source = per_source_crack_iou(predictions.per_image, image_sources(config.data))
+        summary.update({f"test_{k}": v for k, v in by_source.items()})
     summary.update(_presence_columns(predictions, class_names, config.evaluation.presence_min_pixels))
     return summary, rows

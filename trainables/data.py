@@ -7,6 +7,7 @@ A dataset folder is the project's on-disk format::
     masks/<stem>.png  pixel values are the classes' ``value``s; with ``multi_label: true``
                       a bit mask: each foreground class's value is one bit, and
                       classes may overlap (see ``labels``)
+    sources.csv       optional: stem,source - which published dataset each image is from
 
 Synthetic data is generated inside the trial from its seed (each image from
 its own index), so it needs no shared file system on a cluster.
@@ -30,6 +31,7 @@ from .config import DataSource, DataSplit
 from .labels import bit_values, normalising_lookup
 
 MANIFEST = "dataset.yaml"
+SOURCES = "sources.csv"  # optional: stem,source - the published dataset each image came from (002 Table 2)
 DILATIONS = (3, 5, 8)  # stochastic width: each mask dilated by these, incrementally
 
 
@@ -147,6 +149,20 @@ def is_multi_label(source: DataSource) -> bool:
     if source.kind == "synthetic":
         return source.shape == "defects"
     return read_manifest(source.path).multi_label
+
+
+def image_sources(source: DataSource) -> dict[str, str]:
+    """Stem -> the source dataset each image came from, where the dataset folder records it (else empty)."""
+    if source.kind == "synthetic" or not (Path(source.path) / SOURCES).is_file():
+        return {}
+    import csv
+
+    with open(Path(source.path) / SOURCES, newline="") as f:
+        return {row["stem"]: row["source"] for row in csv.DictReader(f)}
+
+
+def source_names(source: DataSource) -> list[str]:
+    return sorted(set(image_sources(source).values()))
 
 
 def source_stems(source: DataSource) -> list[str]:

@@ -132,6 +132,16 @@ def crack_metrics(confusion: torch.Tensor, crack: int = 1) -> dict[str, float]:
     }
 
 
+def per_source_crack_iou(per_image: list[tuple[str, torch.Tensor]], sources: dict[str, str]) -> dict[str, float]:
+    """002 Table 2: the crack IoU over the held-out images of each source dataset (their pixels pooled),
+    as ``crack_iou_<source>``; images without a recorded source are left out."""
+    pooled: dict[str, torch.Tensor] = {}
+    for stem, confusion in per_image:
+        if stem in sources:
+            pooled[sources[stem]] = pooled.get(sources[stem], 0) + confusion
+    return {f"crack_iou_{name}": crack_metrics(confusion)["crack_iou"] for name, confusion in sorted(pooled.items())}
+
+
 def image_level_errors(pred_masks, true_masks, crack: int = 1) -> dict[str, int]:
     """False positive image: no crack pixel in the truth but some predicted; false negative: the reverse."""
     false_positive = false_negative = 0

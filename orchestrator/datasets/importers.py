@@ -5,6 +5,7 @@ the (stem, image, mask) items.
 """
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -12,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from orchestrator.datasets.check import DatasetError, offenders, read_image
-from orchestrator.datasets.writer import write_dataset
+from orchestrator.datasets.writer import write_dataset, write_sources
 from trainables.data import MANIFEST
 from trainables.labels import bit_values
 
@@ -179,7 +180,34 @@ IMPORTERS: dict[str, Callable] = {
 }
 
 
-def import_dataset(kind: str, src: str | Path, dest: str | Path, name: str | None = None, **options) -> dict:
+def source_of_each_image(stems: list[str], pattern: str) -> dict[str, str]:
+    r"""Stem -> source name: the pattern's first group (or whole match), lower-cased, runs of other
+    characters as "_" (``Sylvie_Chambon_001`` with ``^(.+)_\d+$`` -> ``sylvie_chambon``)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise DatasetError(f"--source-pattern {pattern!r} is not a regular expression ({error}); fix it") from None
+    sources, unmatched = {}, []
+    for stem in stems:
+        match = compiled.search(stem)
+        if not match:
+            unmatched.append(stem)
+            continue
+        name = match.group(1) if compiled.groups else match.group(0)
+        sources[stem] = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if unmatched:
+        raise offenders(f"images whose name --source-pattern {pattern!r} does not match", unmatched, "fix the pattern")
+    return sources
+
+
+def import_dataset(
+    kind: str,
+    src: str | Path,
+    dest: str | Path,
+    name: str | None = None,
+    source_pattern: str | None = None,
+    **options,
+) -> dict:
     if kind not in IMPORTERS:
         raise DatasetError(f"unknown dataset kind {kind!r}; known: {', '.join(IMPORTERS)}")
     src, dest = Path(src), Path(dest)
@@ -193,5 +221,14 @@ def import_dataset(kind: str, src: str | Path, dest: str | Path, name: str | Non
     if not items:
         raise DatasetError(f"no images found in {src} for kind {kind!r}; check the source layout")
     channels = 1 if items[0][1].ndim == 2 else 3
+    sources = source_of_each_image([stem for stem, *_ in items], source_pattern) if source_pattern else {}
     count = write_dataset(dest, name or dest.name, class_names, items, channels, f"{kind}:{src}", multi_label)
-    return {"count": count, "classes": class_names, "skipped": skipped, "multi_label": multi_label}
+    if sources:
+        write_sources(dest, sources)
+    return {
+        "count": count,
+        "classes": class_names,
+        "skipped": skipped,
+        "multi_label": multi_label,
+        "sources": sorted(set(sources.values())),
+    }

@@ -4,15 +4,17 @@ dataset.yaml        name, channels, source, classes: [{name, value}]
 images/<stem>.png   8-bit grayscale or RGB
 masks/<stem>.png    8-bit; pixel value = the class's ``value``; multi-label: the sum of the
                     values (bits) of every class at the pixel
+sources.csv         optional: stem,source
 """
 
+import csv
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from trainables.data import MANIFEST, DatasetClass, Manifest
+from trainables.data import MANIFEST, SOURCES, DatasetClass, Manifest
 from trainables.labels import bit_values
 
 
@@ -39,3 +41,11 @@ def write_dataset(
     classes = tuple(DatasetClass(class_name, value) for class_name, value in zip(class_names, values, strict=True))
     (dest / MANIFEST).write_text(Manifest(name, channels, source, classes, multi_label).to_yaml())
     return count
+
+
+def write_sources(dest: Path, sources: dict[str, str]) -> None:
+    """The source dataset of each image (stem -> source name)."""
+    with open(Path(dest) / SOURCES, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["stem", "source"])
+        writer.writerows(sorted(sources.items()))

@@ -46,11 +46,14 @@ class CompareOptions:
     layout: list[str] = field(default_factory=list)  # a paper's columns: test metrics, each beside its published
 
     def with_study_layout(self, study: StudyDir) -> "CompareOptions":
-        """The spec's ``compare:`` columns and published numbers, unless a metric or reference was asked for."""
+        """The spec's ``compare:`` columns and published numbers, unless a metric or layout was asked for
+        (a metric still gets the study's published numbers beside it)."""
         layout = study.spec.compare
-        if self.metric is not None or self.layout:
-            return self
         reference = self.reference or (Path(layout.reference) if layout.reference else None)
+        if self.layout:
+            return self
+        if self.metric is not None:
+            return replace(self, reference=reference)
         return replace(self, layout=list(layout.metrics), reference=reference)
 
 

@@ -111,13 +111,14 @@ def _schema(columns: Columns) -> pa.Schema:
     return pa.schema(columns, metadata={"schema_version": str(SCHEMA_VERSION)})
 
 
-def tests_schema(class_names: list[str]) -> pa.Schema:
+def tests_schema(class_names: list[str], sources: list[str] = ()) -> pa.Schema:
     presence = [
         (f"presence_{kind}_{name}", pa.float64() if kind == "accuracy" else pa.int64())
         for name in sorted(set(class_names))
         for kind in ("accuracy", "tp", "fp", "fn", "tn")
     ]
-    return _schema(TEST_COLUMNS + _metric_columns("test_", class_names) + presence)
+    per_source = [(f"test_crack_iou_{name}", pa.float64()) for name in sorted(set(sources))]  # 002 Table 2
+    return _schema(TEST_COLUMNS + _metric_columns("test_", class_names) + presence + per_source)
 
 
 def images_schema(class_names: list[str]) -> pa.Schema:
@@ -134,11 +135,14 @@ def epochs_schema(class_names: list[str]) -> pa.Schema:
     return _schema(EPOCH_COLUMNS + extra)
 
 
-def table_schemas(hyperparameters: dict[str, str], class_names: list[str]) -> dict[str, pa.Schema]:
-    """The four tables' schemas for a study with these hyperparameters (name -> type) and classes."""
+def table_schemas(
+    hyperparameters: dict[str, str], class_names: list[str], sources: list[str] = ()
+) -> dict[str, pa.Schema]:
+    """The four tables' schemas for a study with these hyperparameters (name -> type), classes and image
+    sources (the datasets' recorded source datasets)."""
     return {
         "trials": trials_schema(hyperparameters),
         "epochs": epochs_schema(class_names),
-        "tests": tests_schema(class_names),
+        "tests": tests_schema(class_names, sources),
         "images": images_schema(class_names),
     }

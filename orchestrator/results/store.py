@@ -34,9 +34,9 @@ def _write_atomically(table: pa.Table, path: Path) -> None:
 
 
 class ResultsStore:
-    def __init__(self, root: Path, hyperparameters: dict[str, str], class_names: list[str]):
+    def __init__(self, root: Path, hyperparameters: dict[str, str], class_names: list[str], sources: list[str] = ()):
         self.root = Path(root)
-        self.schemas = table_schemas(hyperparameters, class_names)
+        self.schemas = table_schemas(hyperparameters, class_names, sources)
 
     def _dir(self, table: str, arm: str) -> Path:
         return self.root / table / arm

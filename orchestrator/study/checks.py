@@ -17,7 +17,7 @@ from orchestrator.results.schema import table_schemas
 from orchestrator.study.spec import Arm, DatasetSpec, StudySpec
 from orchestrator.study.splits import compute_split
 from trainables.augment import POLICIES
-from trainables.data import class_names_of, is_multi_label
+from trainables.data import class_names_of, is_multi_label, source_names
 from trainables.heads import OutputHead
 from trainables.losses import BINARY_LOSSES, LOSSES, MULTILABEL_LOSSES, loss_weights
 from trainables.metrics import metric_names
@@ -170,7 +170,8 @@ def _check_binary_loss(arm: Arm, names: list[str], classes: int) -> None:
 def _check_compare(spec: StudySpec) -> None:
     """The paper's columns must be test metrics of these datasets; its published numbers must load."""
     classes = [name for dataset in spec.datasets for name in class_names_of(dataset.source())]
-    columns = set(table_schemas({}, classes)["tests"].names)
+    sources = [name for dataset in spec.datasets for name in source_names(dataset.source())]
+    columns = set(table_schemas({}, classes, sources)["tests"].names)
     for name in spec.compare.metrics:
         if metric_column(name) not in columns:
             known = sorted(c.removeprefix("test_") for c in columns if c.startswith("test_"))

@@ -22,7 +22,7 @@ from orchestrator.results.schema import SCHEMA_VERSION
 from orchestrator.results.store import ResultsStore
 from orchestrator.study.spec import DatasetSpec, StudySpec, dump_spec, load_spec
 from orchestrator.study.splits import compute_split
-from trainables.data import class_names_of
+from trainables.data import class_names_of, source_names
 from trainables.splits import select_fold
 
 SPEC_FILE = "spec.yaml"
@@ -110,4 +110,5 @@ class StudyDir:
         for variant in spec.variants:
             hyperparameters.update(search_spaces.load_space(variant.space).PARAMETERS)
         classes = [name for d in spec.datasets for name in class_names_of(d.source())]
-        return ResultsStore(self.root / "results", hyperparameters, classes)
+        sources = [name for d in spec.datasets for name in source_names(d.source())]
+        return ResultsStore(self.root / "results", hyperparameters, classes, sources)

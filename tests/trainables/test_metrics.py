@@ -28,6 +28,7 @@ from trainables.metrics import (  # noqa: E402
     crack_metrics,
     defect_presence,
     image_level_errors,
+    per_source_crack_iou,
     split_metrics,
     threshold_sweep,
 )
@@ -57,6 +58,18 @@ def test_crack_metrics_by_hand():
     assert math.isclose(m["crack_iou"], 4 / 10) and math.isclose(m["background_iou"], 90 / 96)
     assert math.isclose(m["crack_precision"], 4 / 8) and math.isclose(m["crack_recall"], 4 / 6)
     assert math.isclose(m["crack_f1"], 8 / 14) and math.isclose(m["background_f1"], 180 / 186)
+
+
+def test_crack_iou_per_source_pools_the_pixels_of_each_sources_images():
+    # 002 Table 2: crack IoU per source dataset. Pooled counts, not a mean of per-image IoUs.
+    per_image = [
+        ("CFD_1", torch.tensor([[10, 0], [2, 2]])),  # IoU 2/4
+        ("CFD_2", torch.tensor([[10, 2], [0, 6]])),  # IoU 6/8
+        ("Volker_1", torch.tensor([[10, 1], [1, 1]])),
+        ("unknown", torch.tensor([[1, 0], [0, 1]])),  # no recorded source: left out
+    ]
+    sources = {"CFD_1": "cfd", "CFD_2": "cfd", "Volker_1": "volker"}
+    assert per_source_crack_iou(per_image, sources) == {"crack_iou_cfd": 8 / 12, "crack_iou_volker": 1 / 3}
 
 
 def test_image_level_false_positives_and_negatives():

@@ -15,7 +15,7 @@ from orchestrator.datasets.importers import decode_rle
 from tests.conftest import SHARED_DATASETS as SHARED
 from tests.conftest import needs_shared_datasets as needs_shared
 from trainables.config import DataSource
-from trainables.data import is_multi_label, load_pairs
+from trainables.data import image_sources, is_multi_label, load_pairs
 
 runner = CliRunner()
 
@@ -219,3 +219,35 @@ def test_unknown_import_kind_and_missing_source():
     assert result.exit_code == 2 and "unknown dataset kind 'kaggle'" in result.output
     result = runner.invoke(app, ["datasets", "import", "isbi2012", "/nowhere", "y"])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def _named_folder(tmp_path, stems):
+    src = tmp_path / "photos"
+    (src / "images").mkdir(parents=True)
+    (src / "masks").mkdir()
+    for stem in stems:
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(src / "images" / f"{stem}.png")
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(src / "masks" / f"{stem}.png")
+    return src
+
+
+def test_a_source_pattern_records_each_images_source_dataset(tmp_path):
+    # 002 Table 2 reports crack IoU per source dataset of the merged crack set.
+    src = _named_folder(tmp_path, ["Sylvie_Chambon_001", "CFD_002", "CRACK500_2016_003"])
+    report = import_dataset("folders", src, tmp_path / "out", source_pattern=r"^(.+?)_\d")
+    assert report["sources"] == ["cfd", "crack500", "sylvie_chambon"]
+    source = DataSource("out", "folder", str(tmp_path / "out"), "cells", 0, 0, None, None, None)
+    assert image_sources(source) == {
+        "Sylvie_Chambon_001": "sylvie_chambon",
+        "CFD_002": "cfd",
+        "CRACK500_2016_003": "crack500",
+    }
+
+
+def test_a_source_pattern_that_misses_an_image_is_refused_before_anything_is_written(tmp_path):
+    src = _named_folder(tmp_path, ["CFD_001", "noprefix"])
+    result = runner.invoke(
+        app, ["datasets", "import", "folders", str(src), str(tmp_path / "out"), "--source-pattern", "^([A-Z]+)_"]
+    )
+    assert result.exit_code == 2 and "does not match (1 file(s)): noprefix; fix the pattern" in result.output
+    assert not (tmp_path / "out").exists()
