@@ -5,6 +5,7 @@ is a Tune function trainable that builds a ``TorchTrainer`` and calls ``fit()``,
 with ``TuneReportCallback`` forwarding each ``ray.train.report`` to Tune.
 """
 
+import time
 from typing import Any
 
 import ray.train
@@ -39,3 +40,30 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
         ),
     )
     trainer.fit()
+    wait_for_tune_to_take_the_last_report()
+
+
+HANDOFF_POLL_S = 0.05
+
+
+def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> None:
+    """Return only once Tune's main thread holds every report of the Train run.
+
+    Works around a race in Ray 2.x's Train-in-Tune hand-off (observed as a trial hanging forever
+    after its last epoch): ``TuneReportCallback`` passes each report through a queue actor; the
+    trial actor's main thread takes it from there and puts it on the session's one-slot result
+    queue. If this function returns while the last report is still in the queue actor, Tune's
+    end-of-function result fills the slot first and the main thread blocks on its put for good.
+    """
+    from ray.train._internal.session import get_session
+
+    session = get_session()
+    handoff = getattr(session, "_inter_actor_queue", None)
+    if handoff is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    while not handoff.empty() and time.monotonic() < deadline:
+        time.sleep(HANDOFF_POLL_S)
+    time.sleep(4 * HANDOFF_POLL_S)  # the main thread's step from the queue actor to the slot takes microseconds
+    while not session.result_queue.empty() and time.monotonic() < deadline:
+        time.sleep(HANDOFF_POLL_S)
