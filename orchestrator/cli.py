@@ -143,6 +143,33 @@ def status(study: StudyPath):
 
 @app.command()
 @user_errors
+def dashboard(
+    study: StudyPath,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to serve on (0.0.0.0: reachable from other machines).")] = (
+        "127.0.0.1"
+    ),
+):
+    """optuna-dashboard on the study's Optuna storage: every arm's trials, history and importances."""
+    from orchestrator.run.optuna_storage import journal_path, optuna_storage
+    from orchestrator.study.folder import StudyDir
+
+    opened = StudyDir.open(study)
+    if not journal_path(opened.root).is_file():
+        raise UserError(f"{study} has no Optuna storage yet ({journal_path(opened.root)}); run the study first")
+    try:
+        import optuna_dashboard
+    except ImportError:
+        raise UserError(
+            "optuna-dashboard is not installed; install it with `pip install 'seg-orchestrator[dashboard]'` "
+            "(or `pip install optuna-dashboard`)"
+        ) from None
+    console.print(f"Optuna dashboard of {study}: http://{host}:{port}/ (Ctrl-C stops it)")
+    optuna_dashboard.run_server(optuna_storage(opened.root), host=host, port=port)
+
+
+@app.command()
+@user_errors
 def compare(
     studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
     format: Annotated[Format, typer.Option("--format", "-f", help="Table format.")] = Format("markdown"),

@@ -52,6 +52,32 @@ def _send_logs_to(log_dir: Path) -> None:
     warnings.simplefilter("default")
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
+
+
+def _own_address(address: str | None) -> dict[str, str]:
+    """``RAY_ADDRESS`` for every process of the study, naming its own cluster.
+
+    Ray Train's placement-group cleaner finds the cluster through Ray's state API, which,
+    given no address, looks for running Ray instances and gives up when there are several
+    (two studies on one machine): the cleaner dies, and a trial that Tune stops (ASHA)
+    leaks its workers' CPUs, so the next trials wait forever. A local start therefore
+    gets a GCS port chosen here, and every process is told it.
+    """
+    if address == "auto" or (address or "").startswith("ray://"):
+        return {}  # a cluster of its own, or a client: Ray finds it
+    if address:
+        return {"RAY_ADDRESS": address}
+    from ray._private.services import get_node_ip_address
+
+    port = _free_port()
+    os.environ["RAY_GCS_SERVER_PORT"] = str(port)  # read by ray.init's local start
+    return {"RAY_ADDRESS": f"{get_node_ip_address()}:{port}"}
+
+
 @contextmanager
 def ray_session(address: str | None, log_dir: Path):
     import ray
@@ -68,7 +94,7 @@ def ray_session(address: str | None, log_dir: Path):
     try:
         context = ray.init(
             address=address,
-            runtime_env={"env_vars": RAY_ENV},
+            runtime_env={"env_vars": {**RAY_ENV, **_own_address(address)}},
             log_to_driver=False,
             # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner needs:
             # without it, a trial stopped by Tune (ASHA) leaks its workers' CPUs.

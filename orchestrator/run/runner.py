@@ -14,6 +14,7 @@ from rich.console import Console
 
 from orchestrator.results.store import read_table
 from orchestrator.run.final_evaluation import evaluate_arm
+from orchestrator.run.optuna_storage import close_abandoned_trials, forget_arm
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
 from orchestrator.run.ray_session import ray_session
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
@@ -42,6 +43,7 @@ def run_arm(study: StudyDir, arm: Arm) -> ArmOutcome:
         tuner = restore_tuner(study, arm, config)
     else:
         study.discard_arm_experiment(arm.id)
+        forget_arm(study.root, arm.id)
         progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
         tuner = new_tuner(study, arm, config, [recorder, progress])
     tuner.fit()
@@ -56,6 +58,8 @@ def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder) -> ArmOu
         if trial.status in FINISHED and trial.trial_id not in recorded:
             recorder.record_trial(trial)
     orphaned = study.results.quarantine(arm.id, keep=known)
+    unfinished = {trial.trial_id for trial in trials if trial.status not in FINISHED}  # Tune resumes these
+    close_abandoned_trials(study.root, arm.id, live=unfinished)
     finished = sum(trial.status in FINISHED for trial in trials)
     return ArmOutcome(finished, arm.trials, orphaned)
 

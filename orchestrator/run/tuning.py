@@ -10,10 +10,12 @@ from typing import Any
 
 from optuna.samplers import TPESampler
 from ray import tune
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
+from orchestrator.run.optuna_storage import TUNE_TRIAL_ID, optuna_storage
 from orchestrator.study.checks import fixed_hyperparameters, space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec
@@ -34,8 +36,20 @@ class StudyOptunaSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self._epochs = epochs
 
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        if trial_id in self._ot_trials:  # the Parquet tables' trial id, for optuna.load_study users
+            self._ot_trials[trial_id].set_user_attr(TUNE_TRIAL_ID, trial_id)
+        return config
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         truncated = result and result.get("epoch", self._epochs) < self._epochs and not result.get("stopped_early")
+        if result and trial_id in self._ot_trials and not error:
+            # Tune hands a trial's last result here, not to on_trial_result: record it as the last
+            # intermediate value, which a PRUNED trial is valued at.
+            ot_trial = self._ot_trials[trial_id]
+            if result.get(TRAINING_ITERATION) not in ot_trial.storage.get_trial(ot_trial._trial_id).intermediate_values:
+                ot_trial.report(result[self.metric], result[TRAINING_ITERATION])
         if error or truncated:
             result = None  # -> FAIL if error, else PRUNED (Optuna keeps its intermediate values)
         super().on_trial_complete(trial_id, result=result, error=error)
@@ -71,6 +85,8 @@ def new_tuner(study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tu
         metric=spec.metric,
         mode=spec.mode.value,
         sampler=TPESampler(seed=derive_seed(spec.seed, "sampler", arm.id)),
+        storage=optuna_storage(study.root),
+        study_name=arm.id,
         epochs=spec.budget.epochs,
     )
     return tune.Tuner(

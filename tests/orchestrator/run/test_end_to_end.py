@@ -3,13 +3,19 @@
 import csv
 import io
 import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from html.parser import HTMLParser
 
 import pyarrow.dataset as ds
 import pytest
 import yaml
 
-from tests.conftest import SHARED_DATASETS, needs_shared_datasets, orchestrate, tiny_spec
+from tests.conftest import REPO, SHARED_DATASETS, needs_shared_datasets, orchestrate, tiny_spec
+from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
 
 pytestmark = pytest.mark.ray
 
@@ -151,7 +157,9 @@ def test_running_a_study_that_exists_points_to_resume(study, tmp_path):
     assert result.returncode == 2 and "orchestrate resume" in result.stderr
 
 
-def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write_spec):
+@pytest.fixture(scope="module")
+def asha_study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("asha")
     spec = tiny_spec(
         "asha",
         variants=["baseline"],
@@ -159,16 +167,63 @@ def test_asha_stops_weak_trials_early_and_records_them_as_pruned(tmp_path, write
         asha={"grace_period": 1, "reduction_factor": 2},
         budget={"trials_per_arm": 4, "epochs": 3, "max_concurrent_trials": 2},
     )
-    result = orchestrate("run", write_spec(spec), "--storage", tmp_path)
+    (root / "spec.yaml").write_text(yaml.safe_dump(spec))
+    result = orchestrate("run", root / "spec.yaml", "--storage", root)
     assert result.returncode == 0, result.stdout + result.stderr
-    trials = ds.dataset(tmp_path / "asha" / "results" / "trials").to_table().to_pandas()
-    epochs = ds.dataset(tmp_path / "asha" / "results" / "epochs").to_table().to_pandas()
+    return root / "asha"
+
+
+def test_asha_stops_weak_trials_early_and_records_them_as_pruned(asha_study):
+    trials = ds.dataset(asha_study / "results" / "trials").to_table().to_pandas()
+    epochs = ds.dataset(asha_study / "results" / "epochs").to_table().to_pandas()
     assert len(trials) == 4 and set(trials["status"]) <= {"completed", "pruned"}
     assert (trials.loc[trials["status"] == "pruned", "epochs_completed"] < 3).all()
     assert (trials.loc[trials["status"] == "completed", "epochs_completed"] == 3).all()
     assert epochs.groupby("trial_id").size().to_dict() == dict(
         zip(trials["trial_id"], trials["epochs_completed"], strict=True)
     )
+
+
+def test_optuna_load_study_opens_each_arm_with_the_trials_of_the_parquet_table(asha_study):
+    assert_optuna_matches_trials(asha_study)
+
+
+def test_the_dashboard_serves_the_studys_optuna_storage(asha_study):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "dashboard", str(asha_study), "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        summaries = _get_json(f"http://127.0.0.1:{port}/api/studies", server)
+        assert [s["study_name"] for s in summaries["study_summaries"]] == ["cells__unet__baseline"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _get_json(url: str, server: subprocess.Popen, timeout_s: float = 60) -> dict:
+    deadline = time.time() + timeout_s
+    while True:
+        assert server.poll() is None, server.stderr.read().decode()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.load(response)
+        except OSError:
+            assert time.time() < deadline, f"{url} did not answer in {timeout_s} s"
+            time.sleep(0.3)
+
+
+def test_dashboard_without_optuna_storage_says_so(tmp_path, write_spec):
+    study = tmp_path / "empty"
+    study.mkdir()
+    (study / "spec.yaml").write_text(yaml.safe_dump(tiny_spec("empty")))
+    result = orchestrate("dashboard", study)
+    assert result.returncode == 2 and "has no Optuna storage yet" in result.stderr and "Traceback" not in result.stderr
 
 
 @needs_shared_datasets

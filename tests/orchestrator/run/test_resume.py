@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, orchestrate, tiny_spec
+from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
 
 pytestmark = pytest.mark.ray
 
@@ -31,12 +32,14 @@ def _kill_when(study: Path, spec_path: Path, storage: Path, ready) -> None:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while not ready(study):
-        assert driver.poll() is None, "the study ended before the kill point"
-        assert time.time() < deadline, "kill point not reached in 5 minutes"
-        time.sleep(0.2)
-    os.kill(driver.pid, signal.SIGKILL)
-    driver.wait()
+    try:
+        while not ready(study):
+            assert driver.poll() is None, "the study ended before the kill point"
+            assert time.time() < deadline, "kill point not reached in 5 minutes"
+            time.sleep(0.2)
+    finally:  # a failed wait leaves no driver behind
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
 
 
 def mid_first_arm(study: Path) -> bool:
@@ -71,6 +74,7 @@ def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point):
     epochs = ds.dataset(study / "results" / "epochs").to_table().to_pandas()
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     assert set(epochs["trial_id"]) == set(trials["trial_id"]) and len(epochs) == 2 * BUDGET * EPOCHS
+    assert_optuna_matches_trials(study)  # no Optuna trial left RUNNING; lost ones FAIL as abandoned
     # Arms finished before the kill were not run again: their rows were not rewritten.
     assert untouched and all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items()) or not done_arms
 
@@ -104,3 +108,4 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     trials = ds.dataset(study / "results" / "trials").to_table().to_pandas()
     assert len(trials) == BUDGET and trials["trial_id"].is_unique and (trials["status"] == "completed").all()
+    assert_optuna_matches_trials(study)
