@@ -146,8 +146,8 @@ def _decision_threshold(
 def _predict_held_out(predict: _Predictor, config: TrialConfig, threshold: float | None, num_classes: int):
     multi_label = config.training.output.multi_label
     predictions = HeldOutPredictions(num_classes, multi_label, empty_confusion(num_classes, multi_label))
+    decide = config.training.output.decide
     for stem, tiles in _source_images(config, config.split.held_out[1]):
-        decide = config.training.output.decide
         predicted = [decide(predict(image), threshold).reshape(-1).to(torch.uint8) for image, _ in tiles]
         truth = [torch.from_numpy(mask.reshape(-1)) for _, mask in tiles]
         predictions.add(stem, torch.cat(predicted), torch.cat(truth))

@@ -268,9 +268,11 @@ class SampledTrial:
 
 def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
     """Ray Train's entry point; Ray wants a dict, which holds one ``SampledTrial`` under ``"trial"``."""
+    loop_started_at = time.time()  # the driver measures the trial's start-up up to here
     trial = loop_config["trial"]
     config = trial.config
     run = set_up(config, trial.hyper, trial.seed)
+    start_up = {"loop_started_at": loop_started_at, "setup_seconds": time.time() - loop_started_at}
     state = restore(run)
     # After a restart, the first report also carries the earlier epochs: the driver may
     # have died before recording them (it writes each epoch row idempotently).
@@ -286,7 +288,7 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
         metrics = epoch_metrics(run, state, epoch, train_loss, started)
         reported = {**metrics, "history": list(state.history)} if replay else metrics
         state.history.append(metrics)
-        report(run, reported, state)
-        replay = False
+        report(run, {**reported, **start_up}, state)
+        replay, start_up = False, {}
         if state.stopped_early:
             break

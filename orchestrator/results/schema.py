@@ -11,7 +11,7 @@ import search_spaces
 from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
-# 4: tests.presence_accuracy_mean
+# 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds
 SCHEMA_VERSION = 4
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
@@ -41,6 +41,9 @@ TRIAL_COLUMNS: Columns = ARM_KEY + [
     ("best_val_miou", pa.float64()),
     ("last_val_miou", pa.float64()),
     ("wall_seconds", pa.float64()),
+    # from Tune starting the trial to its training loop's first line (actors, imports, worker group);
+    # null for a trial started by an earlier driver
+    ("startup_seconds", pa.float64()),
     ("workers", pa.int64()),
     ("cpus_per_worker", pa.float64()),
     ("gpus_per_worker", pa.float64()),

@@ -5,6 +5,7 @@ experiment and comes back on ``Tuner.restore``).
 """
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,17 @@ class ResultsRecorder(tune.Callback):
     def __init__(self, store: ResultsStore, config: TrialConfig):
         self.store = store
         self.config = config
+        self.started_at: dict[str, float] = {}  # trial id -> when Tune (last) started it
+        self.startup_seconds: dict[str, float] = {}  # trial id -> from then to its training loop's first line
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.started_at[trial.trial_id] = time.time()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "epoch" not in result:
             return
+        if "loop_started_at" in result and trial.trial_id in self.started_at:
+            self.startup_seconds[trial.trial_id] = result["loop_started_at"] - self.started_at[trial.trial_id]
         # A restarted trial replays the epochs it finished before the restart ("history").
         for metrics in [*result.get("history", []), result]:
             row = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
@@ -88,6 +96,7 @@ class ResultsRecorder(tune.Callback):
             "best_val_miou": best["val_miou"] if best else None,
             "last_val_miou": epochs[-1]["val_miou"] if epochs else None,
             "wall_seconds": (trial.last_result or {}).get("time_total_s"),
+            "startup_seconds": self.startup_seconds.get(trial.trial_id),
             "workers": config.resources.workers,
             "cpus_per_worker": config.resources.cpus_per_worker,
             "gpus_per_worker": config.resources.gpus_per_worker,

@@ -44,12 +44,13 @@ class StudyOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         truncated = result and result.get("epoch", self._epochs) < self._epochs and not result.get("stopped_early")
-        if result and trial_id in self._ot_trials and not error:
+        step, value = (result or {}).get(TRAINING_ITERATION), (result or {}).get(self.metric)
+        if step is not None and value is not None and trial_id in self._ot_trials and not error:
             # Tune hands a trial's last result here, not to on_trial_result: record it as the last
             # intermediate value, which a PRUNED trial is valued at.
             ot_trial = self._ot_trials[trial_id]
-            if result.get(TRAINING_ITERATION) not in ot_trial.storage.get_trial(ot_trial._trial_id).intermediate_values:
-                ot_trial.report(result[self.metric], result[TRAINING_ITERATION])
+            if step not in ot_trial.storage.get_trial(ot_trial._trial_id).intermediate_values:
+                ot_trial.report(value, step)
         if error or truncated:
             result = None  # -> FAIL if error, else PRUNED (Optuna keeps its intermediate values)
         super().on_trial_complete(trial_id, result=result, error=error)
