@@ -11,7 +11,7 @@ import search_spaces
 from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
-# 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds
+# 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at
 SCHEMA_VERSION = 4
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
@@ -50,6 +50,7 @@ TRIAL_COLUMNS: Columns = ARM_KEY + [
     ("seed", pa.int64()),
     ("package_version", pa.string()),
     ("schema_version", pa.int64()),
+    ("started_at", pa.timestamp("us", tz="UTC")),  # when Tune (last) started the trial; null if by another driver
     ("finished_at", pa.timestamp("us", tz="UTC")),
 ]
 

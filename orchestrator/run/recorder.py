@@ -23,6 +23,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _at(seconds: float | None) -> dt.datetime | None:
+    return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
 def _read_error(trial) -> str:
     path = getattr(trial, "error_file", None)
     if path and Path(path).is_file():
@@ -102,6 +106,7 @@ class ResultsRecorder(tune.Callback):
             "gpus_per_worker": config.resources.gpus_per_worker,
             "package_version": __version__,
             "schema_version": SCHEMA_VERSION,
+            "started_at": _at(self.started_at.get(trial.trial_id)),
             "finished_at": _now(),
             **{f"hp_{name}": value for name, value in trial.config.items()},
         }
