@@ -214,3 +214,16 @@ def evaluate_checkpoint(
         summary.update({f"test_{k}": v for k, v in by_source.items()})
     summary.update(_presence_columns(predictions, class_names, config.evaluation.presence_min_pixels))
     return summary, rows
+
+
+def evaluate_on_this_worker(
+    checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The final evaluation as a Ray task: on the GPU Ray gave this worker, if it gave one."""
+    import ray
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    summary, images = evaluate_checkpoint(checkpoint_dir, config, hyper, device)
+    context = ray.get_runtime_context()
+    summary.update(evaluation_task_id=context.get_task_id(), evaluation_node=context.get_node_id())
+    return summary, images

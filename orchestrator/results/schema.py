@@ -11,8 +11,9 @@ import search_spaces
 from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
-# 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at
-SCHEMA_VERSION = 4
+# 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at;
+# 5: tests.evaluation_task_id, tests.evaluation_node (the final evaluation runs as a Ray task)
+SCHEMA_VERSION = 5
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
 
@@ -84,6 +85,8 @@ TEST_COLUMNS: Columns = EVALUATION_KEY + [
     ("trainable_parameters", pa.int64()),  # fewer than parameters where an encoder is frozen (003 §5.2)
     ("inference_ms", pa.float64()),  # per image (or tile), batch 1, on the evaluating machine
     ("device", pa.string()),
+    ("evaluation_task_id", pa.string()),  # the Ray task that evaluated it (never the driver)
+    ("evaluation_node", pa.string()),  # the Ray node id it ran on
     ("evaluated_at", pa.timestamp("us", tz="UTC")),
     *[(f"test_{name}", pa.float64()) for name in CRACK_METRICS],
     ("presence_subset_accuracy", pa.float64()),  # 003 §6: images with every defect type judged right

@@ -1,16 +1,17 @@
 """The final evaluation of an arm: its best trial's best checkpoint on held-out data.
 
-Runs in the driver once every trial of the arm is recorded, before the arm is
-marked done, so an interrupted evaluation is simply redone on resume.
+Runs as a Ray task with a trial worker's resources (on a GPU where trials use
+GPUs) once every trial of the arm is recorded, before the arm is marked done,
+so an interrupted evaluation is simply redone on resume. The driver only
+records the rows.
 """
 
 import datetime as dt
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
+import ray
 
 import search_spaces
 from orchestrator.results.store import read_table
@@ -18,7 +19,7 @@ from orchestrator.run.recorder import arm_key
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config
-from trainables.checkpoint_evaluation import best_checkpoint, evaluate_checkpoint
+from trainables.checkpoint_evaluation import best_checkpoint, evaluate_on_this_worker
 from trainables.config import TrialConfig
 
 
@@ -53,19 +54,26 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     run_dir = study.train_dir / config.train_run_name(row["trial_id"])
     checkpoint = best_checkpoint(run_dir, config.metric, config.direction)
     hyper = sampled_hyperparameters(row, arm.variant.space)
+    rows = [config.threshold_row(name, arm.row_id(name), t) for name, t in config.evaluation.threshold_rows.items()]
     # Threshold rows first: the arm's own row is what marks its evaluation done.
-    for name, threshold in config.evaluation.threshold_rows.items():
-        row_config = config.threshold_row(name, arm.row_id(name), threshold)
-        _evaluate_and_record(study, checkpoint, row_config, hyper, row["trial_id"])
-    return _evaluate_and_record(study, checkpoint, config, hyper, row["trial_id"])
+    configs = [*rows, config]
+    evaluations = ray.get([_evaluation_task(c).remote(checkpoint, c, hyper) for c in configs])
+    for row_config, (summary, images) in zip(configs, evaluations, strict=True):
+        _record(study, row_config, row["trial_id"], summary, images)
+    return summary
 
 
-def _evaluate_and_record(
-    study: StudyDir, checkpoint: Path, config: TrialConfig, hyper: dict[str, Any], trial_id: str
-) -> dict[str, Any]:
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    summary, images = evaluate_checkpoint(checkpoint, config, hyper, device)
+def _evaluation_task(config: TrialConfig):
+    """A Ray task with one trial worker's resources (its GPU where trials use GPUs), not the driver."""
+    resources = config.resources
+    return ray.remote(evaluate_on_this_worker).options(
+        num_cpus=resources.cpus_per_worker, num_gpus=resources.gpus_per_worker, max_retries=1
+    )
+
+
+def _record(
+    study: StudyDir, config: TrialConfig, trial_id: str, summary: dict[str, Any], images: list[dict[str, Any]]
+) -> None:
     keys = {**arm_key(config), "trial_id": trial_id}
     summary.update(keys, evaluated_at=dt.datetime.now(dt.UTC))
     study.results.write_evaluation(config.arm_id, trial_id, summary, [{**keys, **image} for image in images])
-    return summary

@@ -13,7 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from trainables.direction import Direction
 
-_display: "StudyDisplay | None" = None
+_display = None  # the StudyDisplay of this process, or what stands in for it (an arm's EventWriter)
+
+
+def show_progress_on(display) -> None:
+    """Send this process's Tune progress callbacks to ``display`` (None: nowhere)."""
+    global _display
+    _display = display
 
 
 class StudyDisplay:
@@ -33,14 +39,12 @@ class StudyDisplay:
         self.epoch_of: dict[str, dict[str, int]] = {}
 
     def __enter__(self) -> "StudyDisplay":
-        global _display
         self.progress.start()
-        _display = self
+        show_progress_on(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        global _display
-        _display = None
+        show_progress_on(None)
         self.progress.stop()
 
     def add_arm(self, arm: str, budget: int, finished: int, best: float | None) -> None:

@@ -41,8 +41,8 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
-def _send_logs_to(log_dir: Path) -> None:
-    handler = logging.FileHandler(log_dir / "driver.log")
+def _send_logs_to(log_file: Path) -> None:
+    handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in ("ray", "ray.tune", "ray.train", "ray.data", "optuna", "py.warnings"):
         logger = logging.getLogger(name)
@@ -78,8 +78,21 @@ def _own_address(address: str | None) -> dict[str, str]:
     return {"RAY_ADDRESS": f"{get_node_ip_address()}:{port}"}
 
 
+def _link_session_logs(context, log_dir: Path) -> None:
+    """``logs/ray-session`` -> the Ray session's own logs."""
+    session_dir = Path(getattr(context, "address_info", {}).get("session_dir", "") or "")
+    link = log_dir / "ray-session"
+    if session_dir.is_dir():
+        if link.is_dir() and not link.is_symlink():
+            # A study copied from elsewhere: the link became a folder of that run's logs; keep them.
+            link.rename(log_dir / f"ray-session-copied-{int(time.time())}")
+        link.unlink(missing_ok=True)
+        link.symlink_to(session_dir / "logs")
+
+
 @contextmanager
-def ray_session(address: str | None, log_dir: Path):
+def ray_session(address: str | None, log_dir: Path, arm: str | None = None):
+    """Ray for the study's process (``arm=None``), or for one arm's driver process joining the study's Ray."""
     import ray
 
     if address:
@@ -90,7 +103,7 @@ def ray_session(address: str | None, log_dir: Path):
     import optuna
 
     optuna.logging.disable_default_handler()
-    _send_logs_to(log_dir)
+    _send_logs_to(log_dir / (f"driver-{arm}.log" if arm else "driver.log"))
     try:
         context = ray.init(
             address=address,
@@ -105,15 +118,18 @@ def ray_session(address: str | None, log_dir: Path):
         )
     except ConnectionError as error:
         raise UserError(f"could not connect to a Ray cluster at {address}: {error}; check --address") from None
-    session_dir = Path(getattr(context, "address_info", {}).get("session_dir", "") or "")
-    link = log_dir / "ray-session"
-    if session_dir.is_dir():
-        if link.is_dir() and not link.is_symlink():
-            # A study copied from elsewhere: the link became a folder of that run's logs; keep them.
-            link.rename(log_dir / f"ray-session-copied-{int(time.time())}")
-        link.unlink(missing_ok=True)
-        link.symlink_to(session_dir / "logs")
+    if arm is None:
+        _link_session_logs(context, log_dir)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def study_ray_address(address: str | None) -> str:
+    """The address an arm's driver process joins: the study's own cluster (a client address as given)."""
+    import ray
+
+    if address and address.startswith("ray://"):
+        return address
+    return ray.get_runtime_context().gcs_address

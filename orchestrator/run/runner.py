@@ -1,4 +1,4 @@
-"""Runs a study: its arms one after another, each a Tune experiment, resumable at any point.
+"""Runs a study: all its arms at once, each a Tune experiment in a driver process of its own, resumable at any point.
 
 Exactly-once bookkeeping: an arm is done when every one of its budgeted trials
 has a row in the results. After a crash the arm's experiment is restored;
@@ -13,10 +13,11 @@ from ray import tune
 from rich.console import Console
 
 from orchestrator.results.store import read_table
+from orchestrator.run.arm_pool import ArmPool, ConcurrencyCaps, study_trial_slots
 from orchestrator.run.final_evaluation import evaluate_arm
 from orchestrator.run.optuna_storage import close_abandoned_trials, forget_arm
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
-from orchestrator.run.ray_session import ray_session
+from orchestrator.run.ray_session import ray_session, study_ray_address
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
 from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
 from orchestrator.study.folder import StudyDir
@@ -35,7 +36,7 @@ class ArmOutcome:
         return self.finished >= self.budget
 
 
-def run_arm(study: StudyDir, arm: Arm) -> ArmOutcome:
+def run_arm(study: StudyDir, arm: Arm, max_concurrent: int) -> ArmOutcome:
     spec = study.spec
     config = trial_config(study, arm)
     recorder = ResultsRecorder(study.results, config)
@@ -45,7 +46,7 @@ def run_arm(study: StudyDir, arm: Arm) -> ArmOutcome:
         study.discard_arm_experiment(arm.id)
         forget_arm(study.root, arm.id)
         progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
-        tuner = new_tuner(study, arm, config, [recorder, progress])
+        tuner = new_tuner(study, arm, config, [recorder, progress], max_concurrent)
     tuner.fit()
     return reconcile_arm(study, arm, recorder)
 
@@ -74,7 +75,7 @@ def _show_recorded(study: StudyDir, display: StudyDisplay) -> None:
         display.add_arm(arm.id, arm.trials, len(mine), best)
 
 
-def _finish_arm(study: StudyDir, arm: Arm, display: StudyDisplay) -> None:
+def finish_arm(study: StudyDir, arm: Arm, display) -> None:
     """Evaluate the arm's best trial on held-out data (unless done before a crash), then mark the arm done."""
     if not study.results.evaluated(arm.id):
         display.note(f"{arm.id}: evaluating the best trial on held-out data")
@@ -85,20 +86,12 @@ def _finish_arm(study: StudyDir, arm: Arm, display: StudyDisplay) -> None:
 
 
 def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
-    """Run (or continue) every unfinished arm of a validated study. Returns False if interrupted before the end."""
+    """Run (or continue) every unfinished arm of a validated study, all at once, each in a driver process
+    of its own joined to the study's Ray. Returns False if interrupted before the end."""
     spec = study.spec
     with ray_session(address, study.logs_dir):
         with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
             _show_recorded(study, display)
-            for arm in spec.arms():
-                if study.is_done(arm.id):
-                    continue
-                outcome = run_arm(study, arm)
-                if outcome.orphaned:
-                    console.log(
-                        f"{arm.id}: moved rows of {len(outcome.orphaned)} trial(s) lost in a crash to results/orphaned"
-                    )
-                if not outcome.complete:
-                    return False
-                _finish_arm(study, arm, display)
-    return True
+            unfinished = [arm for arm in spec.arms() if not study.is_done(arm.id)]
+            caps = ConcurrencyCaps(spec.budget.max_concurrent_trials, study_trial_slots(spec))
+            return ArmPool(study, study_ray_address(address), display, caps).run(unfinished)

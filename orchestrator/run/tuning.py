@@ -79,13 +79,18 @@ def _scheduler(spec: StudySpec) -> TrialScheduler:
     )
 
 
-def new_tuner(study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tune.Callback]) -> tune.Tuner:
+def new_tuner(
+    study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tune.Callback], max_concurrent: int
+) -> tune.Tuner:
+    """The arm's experiment, with at most ``max_concurrent`` trials in flight (its share of the study's cap)."""
     spec = study.spec
     searcher = StudyOptunaSearch(
         space=functools.partial(_sample, arm.variant.space, space_context(arm), fixed_hyperparameters(arm)),
         metric=spec.metric,
         mode=spec.mode.value,
-        sampler=TPESampler(seed=derive_seed(spec.seed, "sampler", arm.id)),
+        # constant_liar: trials running at once are told to TPE as if they had a bad value, so it
+        # spreads them out instead of sampling the same region several times.
+        sampler=TPESampler(seed=derive_seed(spec.seed, "sampler", arm.id), constant_liar=max_concurrent > 1),
         storage=optuna_storage(study.root),
         study_name=arm.id,
         epochs=spec.budget.epochs,
@@ -96,7 +101,7 @@ def new_tuner(study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tu
             search_alg=searcher,
             scheduler=_scheduler(spec),
             num_samples=arm.trials,
-            max_concurrent_trials=spec.budget.max_concurrent_trials,
+            max_concurrent_trials=max_concurrent,
         ),
         run_config=tune.RunConfig(
             name=arm.id,

@@ -139,7 +139,8 @@ def _overridden(base: BaseModel, overrides: BaseModel) -> BaseModel:
 class BudgetSpec(_Strict):
     trials_per_arm: int = Field(gt=0)
     epochs: int = Field(gt=0)
-    max_concurrent_trials: int = Field(1, gt=0)
+    max_concurrent_trials: int = Field(2, gt=0)  # per arm: small, so that TPE learns from most trials
+    max_concurrent_trials_total: int | None = Field(None, gt=0)  # the study's; default: what the cluster holds
 
 
 class AshaSpec(_Strict):

@@ -91,6 +91,22 @@ def test_binary_tasks_are_evaluated_by_argmax_by_default(study):
     assert not any(column.startswith("val_fg_iou_t") and tests[column].notna().any() for column in tests.columns)
 
 
+def test_the_arms_ran_at_once(study):
+    # Every arm in flight together: some trial of one arm ran while a trial of the other did.
+    root, _ = study
+    trials = ds.dataset(root / "results" / "trials").to_table().to_pandas()
+    spans = {arm: list(zip(rows.started_at, rows.finished_at, strict=True)) for arm, rows in trials.groupby("arm")}
+    baseline, frem = spans["cells__unet__baseline"], spans["cells__unet__frem"]
+    assert any(start < other_end and other_start < end for start, end in baseline for other_start, other_end in frem)
+
+
+def test_the_final_evaluation_ran_as_a_ray_task(study):
+    root, _ = study
+    tests = ds.dataset(root / "results" / "tests").to_table().to_pandas()
+    assert tests["evaluation_task_id"].notna().all() and tests["evaluation_task_id"].is_unique
+    assert tests["evaluation_node"].notna().all() and (tests["device"] == "cpu").all()
+
+
 def test_each_trial_kept_its_checkpoints(study):
     root, _ = study
     runs = [p for p in (root / "train").iterdir() if p.is_dir()]
