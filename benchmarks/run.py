@@ -13,15 +13,19 @@ fixed cost. The project's trials also record where their start-up went
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import yaml
+
+from trainables.trial import PHASES_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,8 +63,48 @@ def plain_tune_overhead(trials: int) -> float:
     return sum(timer.seconds) / len(timer.seconds)
 
 
-def study_overhead(trials: int) -> tuple[float, float]:
-    """(mean overhead, mean start-up) in seconds of the project's trials on a tiny study."""
+@dataclass
+class Phases:
+    """Mean seconds per trial of each phase between Tune starting a trial and Tune recording it."""
+
+    trial_actor: float  # Tune start -> the trial function's first line (actor start, imports)
+    train_start: float  # -> the training loop's first line (Train controller, worker group, imports)
+    loop_setup: float  # -> data loaded, model built
+    epochs: float  # training and validation (not overhead)
+    reports_and_teardown: float  # checkpoints, reports, the Train run's end
+    handoff: float  # the Train run returned -> Tune recorded the trial
+
+    @property
+    def overhead(self) -> float:
+        return self.trial_actor + self.train_start + self.loop_setup + self.reports_and_teardown + self.handoff
+
+
+def _phases(study: Path) -> Phases:
+    rows = ds.dataset(study / "results" / "trials").to_table().to_pandas()
+    epochs = ds.dataset(study / "results" / "epochs").to_table().to_pandas()
+    trained = epochs.groupby("trial_id")["epoch_seconds"].sum()
+    parts = []
+    for row in rows.itertuples():
+        run = json.loads((study / "train" / f"{row.arm}__{row.trial_id}" / PHASES_FILE).read_text())
+        started, finished = row.started_at.timestamp(), row.finished_at.timestamp()
+        loop_start = started + row.startup_seconds
+        loop_setup = row.setup_seconds
+        done_training = loop_start + loop_setup + trained[row.trial_id]
+        parts.append(
+            [
+                run["entered_at"] - started,
+                loop_start - run["entered_at"],
+                loop_setup,
+                trained[row.trial_id],
+                run["fit_returned_at"] - done_training,
+                finished - run["fit_returned_at"],
+            ]
+        )
+    return Phases(*(sum(column) / len(parts) for column in zip(*parts, strict=True)))
+
+
+def study_overhead(trials: int) -> Phases:
+    """Where the project's trials spend their time, on a tiny study, one trial at a time."""
     spec = {
         "name": "overhead",
         "seed": 0,
@@ -76,12 +120,7 @@ def study_overhead(trials: int) -> tuple[float, float]:
         spec_path.write_text(yaml.safe_dump(spec))
         command = [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", root]
         subprocess.run(command, cwd=REPO, check=True, capture_output=True)
-        rows = ds.dataset(Path(root) / "overhead" / "results" / "trials").to_table().to_pandas()
-        epochs = ds.dataset(Path(root) / "overhead" / "results" / "epochs").to_table().to_pandas()
-    trained = epochs.groupby("trial_id")["epoch_seconds"].sum()
-    wall = (rows["finished_at"] - rows["started_at"]).dt.total_seconds().to_numpy()
-    overhead = wall - trained.reindex(rows["trial_id"]).to_numpy()
-    return float(overhead.mean()), float(rows["startup_seconds"].mean())
+        return _phases(Path(root) / "overhead")
 
 
 def main() -> None:
@@ -89,10 +128,13 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4)
     args = parser.parse_args()
     baseline = plain_tune_overhead(args.trials)
-    overhead, startup = study_overhead(args.trials)
-    print(f"per-trial overhead: {overhead:.1f} s")
-    print(f"  baseline, a plain Tune function trainable: {baseline:.3f} s (ratio {overhead / baseline:.0f})")
-    print(f"  of which start-up (Tune start -> training loop's first line): {startup:.1f} s")
+    phases = study_overhead(args.trials)
+    print(f"per-trial overhead: {phases.overhead:.1f} s")
+    print(f"  baseline, a plain Tune function trainable: {baseline:.3f} s (ratio {phases.overhead / baseline:.0f})")
+    for name, seconds in vars(phases).items():
+        print(
+            f"  {name.replace('_', ' '):22} {seconds:6.2f} s{'  (training: not overhead)' if name == 'epochs' else ''}"
+        )
     print(f"  {args.trials} trials each, one at a time, on this machine")
 
 

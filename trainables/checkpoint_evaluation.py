@@ -38,9 +38,12 @@ from .models import build_model, count_parameters
 from .train_loop import CHECKPOINT_FILE
 
 
-def best_checkpoint(run_dir: Path, metric: str, direction: Direction) -> Path:
-    """The checkpoint folder Ray Train kept with the best ``metric`` (from its run snapshot)."""
+def best_checkpoint(run_dir: Path, metric: str, direction: Direction, which: str = "best") -> Path:
+    """The checkpoint folder Ray Train kept with the best ``metric`` (from its run snapshot), or with
+    ``which="last"`` its latest one (the model after its last epoch, as 004 §3.6 evaluates)."""
     snapshot = json.loads((Path(run_dir) / "checkpoint_manager_snapshot.json").read_text())
+    if which == "last" and snapshot.get("latest_checkpoint_result"):
+        return Path(run_dir) / snapshot["latest_checkpoint_result"]["checkpoint_dir_name"]
     best = direction.best_of(snapshot["checkpoint_results"], key=lambda result: result["metrics"].get(metric))
     if best is None:
         raise FileNotFoundError(f"no checkpoint with a value of {metric} in {run_dir}")

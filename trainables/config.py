@@ -102,6 +102,7 @@ class EvaluationSettings:
     threshold_sweep: bool  # binary tasks: pick the probability threshold on validation
     threshold: float | None  # binary tasks: a fixed probability threshold; neither: argmax
     threshold_rows: dict[str, float]  # row name -> a fixed threshold: more rows from the same checkpoint
+    checkpoint: str  # "best" (the best epoch by the study's metric) or "last"
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,12 @@ class TrialConfig:
     def train_run_name(self, trial_id: str) -> str:
         """A deterministic Ray Train run name: a restarted trial finds its own checkpoints."""
         return f"{self.arm_id}__{trial_id}"
+
+
+@dataclass(frozen=True)
+class SampledTrial:
+    """A trial's whole input: its arm's configuration, the sampled hyperparameters and the training seed."""
+
+    config: TrialConfig
+    hyper: dict[str, Any]
+    seed: int

@@ -17,7 +17,7 @@ import ray.train.torch
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .config import EarlyStopping, LrSchedule, TrialConfig
+from .config import EarlyStopping, LrSchedule, SampledTrial, TrialConfig
 from .data import LoadedDataset, load_dataset
 from .losses import LossFn, build_loss, segmentation_loss
 from .metrics import empty_confusion, label_confusion, split_metrics
@@ -255,15 +255,6 @@ def report(run: Run, metrics: dict[str, Any], state: TrialState) -> None:
             torch.save(payload, os.path.join(directory, CHECKPOINT_FILE))
             checkpoint = ray.train.Checkpoint.from_directory(directory)
         ray.train.report(metrics, checkpoint=checkpoint)
-
-
-@dataclass(frozen=True)
-class SampledTrial:
-    """A trial's whole input: its arm's configuration, the sampled hyperparameters and the training seed."""
-
-    config: TrialConfig
-    hyper: dict[str, Any]
-    seed: int
 
 
 def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:

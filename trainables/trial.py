@@ -5,7 +5,9 @@ is a Tune function trainable that builds a ``TorchTrainer`` and calls ``fit()``,
 with ``TuneReportCallback`` forwarding each ``ray.train.report`` to Tune.
 """
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import ray.train
@@ -13,12 +15,21 @@ import ray.tune
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from .config import TrialConfig
-from .train_loop import SampledTrial, train_loop_per_worker
+from .config import SampledTrial, TrialConfig
+
+
+def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
+    """Ray Train's entry point. Ray pickles it by reference, and the Tune trial actor and the Train
+    controller import its module: the training loop (models, data, albumentations: seconds of
+    imports) loads here, on the workers only."""
+    from .train_loop import train_loop_per_worker as run_the_loop
+
+    run_the_loop(loop_config)
 
 
 def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     """Tune calls this with the sampled hyperparameters; ``trial`` is bound by ``tune.with_parameters``."""
+    entered_at = time.time()
     trial_id = ray.tune.get_context().get_trial_id()
     resources = trial.resources
     trainer = TorchTrainer(
@@ -40,7 +51,20 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
         ),
     )
     trainer.fit()
+    fit_returned_at = time.time()
     wait_for_tune_to_take_the_last_report()
+    _write_phases(Path(trial.train_storage) / trial.train_run_name(trial_id), entered_at, fit_returned_at)
+
+
+PHASES_FILE = "phases.json"
+
+
+def _write_phases(run_dir: Path, entered_at: float, fit_returned_at: float) -> None:
+    """When the trial function started and when its Train run returned, for benchmarks/run.py's breakdown."""
+    try:
+        (run_dir / PHASES_FILE).write_text(json.dumps({"entered_at": entered_at, "fit_returned_at": fit_returned_at}))
+    except OSError:
+        pass  # a measurement only: never fail a trial over it
 
 
 HANDOFF_POLL_S = 0.05

@@ -12,7 +12,7 @@ from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, th
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
 # 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at;
-# 5: tests.evaluation_task_id, tests.evaluation_node (the final evaluation runs as a Ray task)
+# 5: trials.setup_seconds, tests.evaluation_task_id, tests.evaluation_node (the final evaluation runs as a Ray task)
 SCHEMA_VERSION = 5
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
@@ -45,6 +45,7 @@ TRIAL_COLUMNS: Columns = ARM_KEY + [
     # from Tune starting the trial to its training loop's first line (actors, imports, worker group);
     # null for a trial started by an earlier driver
     ("startup_seconds", pa.float64()),
+    ("setup_seconds", pa.float64()),  # the training loop's data loading and model building
     ("workers", pa.int64()),
     ("cpus_per_worker", pa.float64()),
     ("gpus_per_worker", pa.float64()),

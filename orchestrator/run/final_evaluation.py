@@ -52,7 +52,7 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
         return None
     config = trial_config(study, arm)
     run_dir = study.train_dir / config.train_run_name(row["trial_id"])
-    checkpoint = best_checkpoint(run_dir, config.metric, config.direction)
+    checkpoint = best_checkpoint(run_dir, config.metric, config.direction, config.evaluation.checkpoint)
     hyper = sampled_hyperparameters(row, arm.variant.space)
     rows = [config.threshold_row(name, arm.row_id(name), t) for name, t in config.evaluation.threshold_rows.items()]
     # Threshold rows first: the arm's own row is what marks its evaluation done.

@@ -54,6 +54,7 @@ class ResultsRecorder(tune.Callback):
         self.config = config
         self.started_at: dict[str, float] = {}  # trial id -> when Tune (last) started it
         self.startup_seconds: dict[str, float] = {}  # trial id -> from then to its training loop's first line
+        self.setup_seconds: dict[str, float] = {}  # trial id -> its training loop's data loading and model building
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.started_at[trial.trial_id] = time.time()
@@ -63,6 +64,7 @@ class ResultsRecorder(tune.Callback):
             return
         if "loop_started_at" in result and trial.trial_id in self.started_at:
             self.startup_seconds[trial.trial_id] = result["loop_started_at"] - self.started_at[trial.trial_id]
+            self.setup_seconds[trial.trial_id] = result.get("setup_seconds")
         # A restarted trial replays the epochs it finished before the restart ("history").
         for metrics in [*result.get("history", []), result]:
             row = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
@@ -101,6 +103,7 @@ class ResultsRecorder(tune.Callback):
             "last_val_miou": epochs[-1]["val_miou"] if epochs else None,
             "wall_seconds": (trial.last_result or {}).get("time_total_s"),
             "startup_seconds": self.startup_seconds.get(trial.trial_id),
+            "setup_seconds": self.setup_seconds.get(trial.trial_id),
             "workers": config.resources.workers,
             "cpus_per_worker": config.resources.cpus_per_worker,
             "gpus_per_worker": config.resources.gpus_per_worker,

@@ -102,6 +102,8 @@ def new_tuner(
             scheduler=_scheduler(spec),
             num_samples=arm.trials,
             max_concurrent_trials=max_concurrent,
+            # The arm's next trial runs in the Tune trial actor the last one used: no new process, no imports.
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=arm.id,

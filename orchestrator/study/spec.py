@@ -214,6 +214,8 @@ class EvaluationSpec(_Strict):
     # as SW, SW94, SW95 and SW96 ("SW 95 means ... the model trained on the augmented dataset on which
     # a threshold of 0.95 is applied"), so one trained arm gives every row.
     threshold_rows: dict[str, Annotated[float, Field(gt=0, lt=1)]] = {}
+    # Which checkpoint of the best trial: the best epoch by the study's metric, or the last (004 §3.6).
+    checkpoint: Literal["best", "last"] = "best"
 
     @field_validator("threshold_rows")
     @classmethod

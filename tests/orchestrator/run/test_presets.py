@@ -110,6 +110,12 @@ def test_preset_runs_at_smoke_budget_and_compares_with_the_paper(workspace, smok
     assert published in [row[header.index(f"{column} pub")] for row in rows]
     assert all(row[header.index(column)] != "–" for row in rows)  # every arm was evaluated
     spec = workspace / "studies" / f"{preset}.yaml"
+    layout = yaml.safe_load(spec.read_text())
+    for dataset in [entry["name"] for entry in layout["datasets"]]:
+        for metric in layout["compare"]["metrics"]:  # every column of the paper's table, published beside
+            cell = f"{dataset} {metric}"
+            assert {cell, f"{cell} pub", f"{cell} Δ"} <= set(header), (cell, header)
+            assert any(row[header.index(f"{cell} pub")] != "–" for row in rows), cell
     validated = orchestrate("validate", spec)  # the full preset validates on the same data
     assert validated.returncode == 0, validated.stderr
     status = orchestrate("status", workspace / "runs" / f"{preset}-smoke")
