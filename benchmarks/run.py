@@ -123,19 +123,69 @@ def study_overhead(trials: int) -> Phases:
         return _phases(Path(root) / "overhead")
 
 
+def _run_study(spec: dict, root: Path) -> tuple[float, float]:
+    """(wall seconds of `orchestrate run`, the sum of its trials' training seconds)."""
+    spec_path = root / f"{spec['name']}.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(root)]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    epochs = ds.dataset(root / spec["name"] / "results" / "epochs").to_table().to_pandas()
+    return wall, float(epochs["epoch_seconds"].sum())
+
+
+def arms_at_once(arms: int, trials: int) -> tuple[float, float, float]:
+    """(all arms in one study, the same arms as studies one after another, trials' training) seconds."""
+    variants = ["baseline", "frem", "dropout", "deep_supervision", "no_deep_layers"][:arms]
+    spec = {
+        "seed": 0,
+        "datasets": [{"name": "cells", "kind": "synthetic", "num_images": 8, "image_size": 32}],
+        "architectures": [{"name": "unet", "params": {"base_channels": 4, "depth": 2}}],
+        "budget": {"trials_per_arm": trials, "epochs": 1, "max_concurrent_trials": 1},
+        "resources": {"workers": 1, "cpus_per_worker": 1},
+        "training": {"batch_size": 4},
+    }
+    with tempfile.TemporaryDirectory() as root:
+        together, trained = _run_study({**spec, "name": "together", "variants": variants}, Path(root))
+        serial = sum(_run_study({**spec, "name": f"alone-{v}", "variants": [v]}, Path(root))[0] for v in variants)
+    return together, serial, trained
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--arms", type=int, default=3, help="arms of the all-at-once study")
+    parser.add_argument("--skip", default="", help="comma-separated: overhead, arms, loop")
     args = parser.parse_args()
-    baseline = plain_tune_overhead(args.trials)
-    phases = study_overhead(args.trials)
+    skip = set(args.skip.split(","))
+    if "overhead" not in skip:
+        _print_overhead(args.trials)
+    if "arms" not in skip:
+        together, serial, trained = arms_at_once(args.arms, args.trials)
+        print(f"study of {args.arms} arms x {args.trials} trials, all arms at once: {together:.0f} s wall")
+        print(f"  baseline, the same arms one after another: {serial:.0f} s (ratio {together / serial:.2f})")
+        print(f"  the trials' own training and validation: {trained:.0f} s (wall / training {together / trained:.1f})")
+    if "loop" not in skip:
+        from loop_speed import measure  # beside this file
+
+        speed = measure()
+        print(f"training loop: {speed.project_images_per_s:.1f} images/s")
+        print(
+            f"  baseline, a hand-written loop: {speed.hand_written_images_per_s:.1f} images/s (ratio {speed.ratio:.2f})"
+        )
+
+
+def _print_overhead(trials: int) -> None:
+    baseline = plain_tune_overhead(trials)
+    phases = study_overhead(trials)
     print(f"per-trial overhead: {phases.overhead:.1f} s")
     print(f"  baseline, a plain Tune function trainable: {baseline:.3f} s (ratio {phases.overhead / baseline:.0f})")
     for name, seconds in vars(phases).items():
         print(
             f"  {name.replace('_', ' '):22} {seconds:6.2f} s{'  (training: not overhead)' if name == 'epochs' else ''}"
         )
-    print(f"  {args.trials} trials each, one at a time, on this machine")
+    print(f"  {trials} trials, one at a time, on this machine")
 
 
 if __name__ == "__main__":

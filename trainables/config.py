@@ -70,6 +70,9 @@ class TrainingSettings:
     augmentation: str
     stochastic_width: bool
     loader_workers: int | None  # None: the worker's CPUs beyond the first
+    channels_last: bool  # NHWC memory format for the model and each batch
+    cudnn_benchmark: bool  # torch.backends.cudnn.benchmark
+    compile: bool  # torch.compile the model the training steps run
     output: OutputHead  # softmax over classes, or a binary task's 1-channel sigmoid
     lr_schedule: LrSchedule
     early_stopping: EarlyStopping | None  # None: every trial runs all its epochs

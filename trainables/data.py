@@ -26,7 +26,6 @@ import torch
 import yaml
 from torch.utils.data import Dataset
 
-from .augment import build_policy
 from .config import DataSource, DataSplit
 from .labels import bit_values, normalising_lookup
 
@@ -236,7 +235,11 @@ class SegmentationDataset(Dataset):
 
     def __init__(self, pairs, augmentation: str = "none", channels: int = 1):
         self.pairs = pairs
-        self.transform = build_policy(augmentation, channels)
+        self.transform = None
+        if augmentation != "none":  # albumentations takes seconds to import: a trial without augmentation skips it
+            from .augment import build_policy
+
+            self.transform = build_policy(augmentation, channels)
 
     def __len__(self) -> int:
         return len(self.pairs)

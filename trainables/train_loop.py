@@ -5,6 +5,7 @@ and ``ray.train.report`` the metrics. A restarted trial continues from its
 latest checkpoint, history included.
 """
 
+import math
 import os
 import tempfile
 import time
@@ -146,7 +147,7 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         hyper=hyper,
         seed=seed,
     )
-    model = ray.train.torch.prepare_model(model)
+    model, core = prepared(model, training)
     trainable = [p for p in model.parameters() if p.requires_grad]  # a frozen encoder is not optimised
     optimizer = torch.optim.Adam(trainable, lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
     workers = loader_workers(training.loader_workers, config.resources.cpus_per_worker)
@@ -155,7 +156,7 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         hyper=hyper,
         data=data,
         model=model,
-        core=model.module if hasattr(model, "module") else model,
+        core=core,
         optimizer=optimizer,
         scheduler=make_scheduler(optimizer, training.lr_schedule, training.epochs),
         train_loader=make_loader(data.train, training.batch_size, True, seed, world, rank, workers),
@@ -166,6 +167,24 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         amp=_use_amp(training.mixed_precision, device),
         rank=rank,
     )
+
+
+def prepared(model: torch.nn.Module, training, prepare=None) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(the model the training steps run, the model itself): NHWC, on the device and maybe DDP
+    (``prepare``, by default Ray Train's), compiled."""
+    if training.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark = training.cudnn_benchmark
+    model = (prepare or ray.train.torch.prepare_model)(model)
+    core = model.module if hasattr(model, "module") else model
+    return (torch.compile(model) if training.compile else model), core
+
+
+def _batch_to(run: Run, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    images = images.to(run.device, non_blocking=True)
+    if run.config.training.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images, masks.to(run.device, non_blocking=True)
 
 
 def restore(run: Run) -> TrialState | None:
@@ -188,19 +207,20 @@ def train_one_epoch(run: Run, epoch: int) -> float:
         run.train_loader.sampler.set_epoch(epoch)
     run.core.set_epoch(epoch)
     run.model.train()
-    total, batches = 0.0, 0
+    total, batches = torch.zeros((), device=run.device), 0
     for images, masks in run.train_loader:
-        images, masks = images.to(run.device), masks.to(run.device)
+        images, masks = _batch_to(run, images, masks)
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.amp):
             loss = segmentation_loss(run.model(images), masks, run.aux_weight, run.loss_fn)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"training loss became {loss.item()} at epoch {epoch + 1}")
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
-        total += loss.item()
+        total += loss.detach()  # summed on the device: no host sync per step
         batches += 1
-    return total / max(batches, 1)
+    mean = total.item() / max(batches, 1)
+    if not math.isfinite(mean):  # a NaN or infinite loss in any step makes the sum so
+        raise NonFiniteLossError(f"training loss became {mean} at epoch {epoch + 1}")
+    return mean
 
 
 @torch.no_grad()
@@ -211,7 +231,7 @@ def validate(run: Run) -> tuple[float, torch.Tensor]:
     confusion = empty_confusion(num_classes, head.multi_label)
     total_loss, count = 0.0, 0
     for images, masks in run.val_loader:
-        images, masks = images.to(run.device), masks.to(run.device)
+        images, masks = _batch_to(run, images, masks)
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.amp):
             logits = run.core(images)
         total_loss += segmentation_loss(logits.float(), masks, loss=run.loss_fn).item() * len(images)

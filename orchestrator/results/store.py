@@ -3,7 +3,8 @@
 Layout under ``<study>/results/``::
 
     trials/<arm>/<trial id>.parquet             one row per finished trial
-    epochs/<arm>/<trial id>-e<epoch>.parquet    one row per trial-epoch
+    epochs/<arm>/<trial id>-e<epoch>.parquet    one row per trial-epoch, while the trial runs
+    epochs/<arm>/<trial id>.parquet             every epoch of a finished trial (its epoch files compacted)
     tests/<arm>/<trial id>.parquet              the final evaluation of the arm's best trial
     images/<arm>/<trial id>.parquet             its per-image metrics (for spread and paired tests)
     orphaned/...                                rows of trials a crash made Tune forget
@@ -42,8 +43,29 @@ class ResultsStore:
         return self.root / table / arm
 
     def write_epoch(self, arm: str, trial_id: str, row: dict[str, Any]) -> None:
+        compacted = self._dir("epochs", arm) / f"{trial_id}.parquet"
+        if (
+            compacted.is_file()
+            and int(row["epoch"]) in pq.read_table(compacted, columns=["epoch"])["epoch"].to_pylist()
+        ):
+            return  # a finished trial replayed after a crash: its epochs are already in its compacted file
         table = pa.Table.from_pylist([row], schema=self.schemas["epochs"])
         _write_atomically(table, self._dir("epochs", arm) / f"{trial_id}-e{int(row['epoch']):04d}.parquet")
+
+    def compact_epochs(self, arm: str, trial_id: str) -> None:
+        """One file of every epoch of a finished trial in place of its per-epoch files.
+
+        The compacted file is in place before any epoch file goes, so a crash loses nothing; a crash
+        between the two leaves epoch files that the next compaction (on resume) folds in again."""
+        epoch_files = sorted(self._dir("epochs", arm).glob(f"{trial_id}-e*.parquet"))
+        if not epoch_files:
+            return
+        rows = self.epochs_of(arm, trial_id)
+        _write_atomically(
+            pa.Table.from_pylist(rows, schema=self.schemas["epochs"]), self._dir("epochs", arm) / f"{trial_id}.parquet"
+        )
+        for path in epoch_files:
+            path.unlink()
 
     def write_trial(self, arm: str, trial_id: str, row: dict[str, Any]) -> None:
         table = pa.Table.from_pylist([row], schema=self.schemas["trials"])
@@ -67,8 +89,12 @@ class ResultsStore:
         return {p.stem for p in self._dir("trials", arm).glob("*.parquet")}
 
     def epochs_of(self, arm: str, trial_id: str) -> list[dict[str, Any]]:
-        files = sorted(self._dir("epochs", arm).glob(f"{trial_id}-e*.parquet"))
-        return [row for f in files for row in pq.read_table(f).to_pylist()]
+        """The trial's epoch rows in order, from its compacted file and any epoch files (these win)."""
+        compacted = self._dir("epochs", arm) / f"{trial_id}.parquet"
+        files = [compacted] if compacted.is_file() else []
+        files += sorted(self._dir("epochs", arm).glob(f"{trial_id}-e*.parquet"))
+        by_epoch = {row["epoch"]: row for f in files for row in pq.read_table(f).to_pylist()}
+        return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
     def quarantine(self, arm: str, keep: set[str]) -> list[str]:
         """Move rows of trials not in ``keep`` to ``orphaned/``; returns the moved trial ids."""

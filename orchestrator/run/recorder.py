@@ -114,4 +114,5 @@ class ResultsRecorder(tune.Callback):
             **{f"hp_{name}": value for name, value in trial.config.items()},
         }
         self.store.write_trial(config.arm_id, trial.trial_id, row)
+        self.store.compact_epochs(config.arm_id, trial.trial_id)
         return row

@@ -19,6 +19,7 @@ from orchestrator.run.optuna_storage import close_abandoned_trials, forget_arm
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
 from orchestrator.run.ray_session import ray_session, study_ray_address
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
+from orchestrator.run.tracking import tracker_callbacks
 from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
@@ -46,7 +47,8 @@ def run_arm(study: StudyDir, arm: Arm, max_concurrent: int) -> ArmOutcome:
         study.discard_arm_experiment(arm.id)
         forget_arm(study.root, arm.id)
         progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
-        tuner = new_tuner(study, arm, config, [recorder, progress], max_concurrent)
+        callbacks = [recorder, progress, *tracker_callbacks(spec, arm)]
+        tuner = new_tuner(study, arm, config, callbacks, max_concurrent)
     tuner.fit()
     return reconcile_arm(study, arm, recorder)
 
@@ -58,6 +60,8 @@ def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder) -> ArmOu
     for trial in trials:
         if trial.status in FINISHED and trial.trial_id not in recorded:
             recorder.record_trial(trial)
+        elif trial.trial_id in recorded:
+            study.results.compact_epochs(arm.id, trial.trial_id)  # folds in what a crash left uncompacted
     orphaned = study.results.quarantine(arm.id, keep=known)
     unfinished = {trial.trial_id for trial in trials if trial.status not in FINISHED}  # Tune resumes these
     close_abandoned_trials(study.root, arm.id, live=unfinished)

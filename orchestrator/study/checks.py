@@ -41,7 +41,20 @@ def validate_study(spec: StudySpec) -> dict[str, ModuleType]:
     _check_metric(spec)
     _check_loss(spec)
     _check_compare(spec)
+    _check_trackers(spec)
     return {arm.id: _check_space(arm) for arm in spec.arms()}
+
+
+def _check_trackers(spec: StudySpec) -> None:
+    """A tracker whose package is not installed is refused before anything runs."""
+    if not spec.tracking.mlflow:
+        return
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "tracking.mlflow needs MLflow: pip install 'seg-orchestrator[mlflow]' (or remove tracking.mlflow)"
+        ) from None
 
 
 def _check_models(spec: StudySpec) -> None:

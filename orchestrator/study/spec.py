@@ -190,6 +190,11 @@ class TrainingSpec(_Strict):
     augmentation: Literal[POLICIES] = "none"  # a space may search it
     stochastic_width: bool = False  # binary datasets: each mask also dilated 3x3, 5x5, 8x8
     loader_workers: int | None = Field(None, ge=0)  # default: the worker's CPUs beyond the first
+    # Speed switches (the numbers they change are within floating-point noise; cudnn_benchmark lets
+    # cuDNN pick the fastest, not always deterministic, kernels, so it is off by default):
+    channels_last: bool = False  # NHWC tensors: faster convolutions on tensor-core GPUs
+    cudnn_benchmark: bool = False
+    compile: bool = False  # torch.compile the training forward and backward (the first epoch pays the compile)
     # sigmoid: binary tasks, 1 output channel (004 §3.5.1); multilabel: multi-label datasets (003 §5.1.3)
     output: OutputHead = OutputHead.SOFTMAX
     lr_schedule: LrScheduleSpec = LrScheduleSpec()
@@ -201,6 +206,13 @@ class TrainingSpec(_Strict):
         return TrainingSettings(
             epochs=epochs, lr_schedule=self.lr_schedule.settings(), early_stopping=stopping, **plain
         )
+
+
+class TrackingSpec(_Strict):
+    """Experiment trackers fed through Ray Tune's logger callbacks (orchestrator.run.tracking)."""
+
+    tensorboard: bool = False  # event files per trial under <study>/arms/<arm>/
+    mlflow: str | None = None  # a tracking URI: file:/path/mlruns or http://host:5000 (the mlflow extra)
 
 
 class EvaluationSpec(_Strict):
@@ -255,6 +267,7 @@ class StudySpec(_Strict):
     resources: ResourcesSpec = ResourcesSpec()
     training: TrainingSpec = TrainingSpec()
     evaluation: EvaluationSpec = EvaluationSpec()
+    tracking: TrackingSpec = TrackingSpec()
     metric: str = "val_miou"
     mode: Direction = Direction.MAX
     compare: CompareSpec = CompareSpec()

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -26,7 +27,8 @@ def study(tmp_path_factory):
     spec_path = root / "spec.yaml"
     # the baseline arm also searches the loss (baseline_loss space)
     variants = [{"name": "baseline", "search_space": "baseline_loss"}, "frem"]
-    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e", variants=variants)))
+    tracking = {"tensorboard": True, "mlflow": f"file:{root / 'mlruns'}"}
+    spec_path.write_text(yaml.safe_dump(tiny_spec("e2e", variants=variants, tracking=tracking)))
     result = orchestrate("run", spec_path, "--storage", root / "runs")
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "runs" / "e2e", result
@@ -105,6 +107,32 @@ def test_the_final_evaluation_ran_as_a_ray_task(study):
     tests = ds.dataset(root / "results" / "tests").to_table().to_pandas()
     assert tests["evaluation_task_id"].notna().all() and tests["evaluation_task_id"].is_unique
     assert tests["evaluation_node"].notna().all() and (tests["device"] == "cpu").all()
+
+
+def _tensorboard_tags(path) -> set[str]:
+    """The scalar tags of a TensorBoard event file (TFRecord framing: length, crc, event, crc)."""
+    from tensorboardX.proto import event_pb2
+
+    data, tags, at = path.read_bytes(), set(), 0
+    while at < len(data):
+        (length,) = struct.unpack("<Q", data[at : at + 8])
+        event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
+        tags.update(value.tag for value in event.summary.value)
+        at += 12 + length + 4
+    return tags
+
+
+def test_trackers_got_every_trial(study):
+    root, _ = study
+    event_files = sorted((root / "arms").glob("*/*/events.out.tfevents.*"))
+    assert len(event_files) == 4  # one per trial
+    assert all("ray/tune/val_miou" in _tensorboard_tags(path) for path in event_files)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"file:{root.parent.parent / 'mlruns'}")
+    runs = client.search_runs([client.get_experiment_by_name("e2e").experiment_id])
+    assert sorted(run.data.tags["arm"] for run in runs) == ["cells__unet__baseline"] * 2 + ["cells__unet__frem"] * 2
+    assert all(0 <= run.data.metrics["val_miou"] <= 1 for run in runs)
 
 
 def test_each_trial_kept_its_checkpoints(study):

@@ -1,0 +1,28 @@
+"""Experiment trackers researchers already use, through Ray Tune's own logger callbacks.
+
+``tracking: {tensorboard: true}`` writes TensorBoard event files in each trial's folder of the arm's
+Tune experiment (``<study>/arms/<arm>/<trial>/events.out.tfevents.*``; ``tensorboard --logdir
+<study>/arms``); ``tracking: {mlflow: URI}`` logs every trial as an MLflow run (a local ``file:``
+store or a tracking server), in an experiment named after the study, tagged with its arm.
+"""
+
+from ray import tune
+
+from orchestrator.study.spec import Arm, StudySpec
+
+
+def tracker_callbacks(spec: StudySpec, arm: Arm) -> list[tune.Callback]:
+    callbacks: list[tune.Callback] = []
+    if spec.tracking.tensorboard:
+        from ray.tune.logger import TBXLoggerCallback
+
+        callbacks.append(TBXLoggerCallback())
+    if spec.tracking.mlflow:
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        callbacks.append(
+            MLflowLoggerCallback(
+                tracking_uri=spec.tracking.mlflow, experiment_name=spec.name, tags={"arm": arm.id, "study": spec.name}
+            )
+        )
+    return callbacks
