@@ -44,7 +44,9 @@ def _check_reachable(address: str) -> None:
 def _send_logs_to(log_file: Path) -> None:
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("ray", "ray.tune", "ray.train", "ray.data", "optuna", "py.warnings"):
+    # ray._private too: ray.init clears the "ray" logger's handlers, so its notices (token auth)
+    # would reach the terminal through Python's last-resort handler.
+    for name in ("ray", "ray._private", "ray.tune", "ray.train", "ray.data", "optuna", "py.warnings"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.propagate = False

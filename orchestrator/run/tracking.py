@@ -6,6 +6,8 @@ Tune experiment (``<study>/arms/<arm>/<trial>/events.out.tfevents.*``; ``tensorb
 store or a tracking server), in an experiment named after the study, tagged with its arm.
 """
 
+import os
+
 from ray import tune
 
 from orchestrator.study.spec import Arm, StudySpec
@@ -19,6 +21,10 @@ def tracker_callbacks(spec: StudySpec, arm: Arm) -> list[tune.Callback]:
         callbacks.append(TBXLoggerCallback())
     if spec.tracking.mlflow:
         from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        if spec.tracking.mlflow.startswith("file:"):
+            # MLflow 3 refuses its file store unless told that it is wanted (it is in maintenance mode).
+            os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 
         callbacks.append(
             MLflowLoggerCallback(

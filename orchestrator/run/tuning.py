@@ -102,8 +102,10 @@ def new_tuner(
             scheduler=_scheduler(spec),
             num_samples=arm.trials,
             max_concurrent_trials=max_concurrent,
-            # The arm's next trial runs in the Tune trial actor the last one used: no new process, no imports.
-            reuse_actors=True,
+            # The arm's next trial runs in the Tune trial actor the last one used: no new process, no
+            # imports. Not with ASHA: a trial it stops is still inside its Train run, the actor cannot
+            # be reset, and Ray fails the next trial given to it.
+            reuse_actors=spec.scheduler != "asha",
         ),
         run_config=tune.RunConfig(
             name=arm.id,
