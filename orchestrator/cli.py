@@ -107,12 +107,14 @@ def run(
 ):
     """Run a study: every arm searched with the same trial budget; results to Parquet; prints the comparison."""
     from orchestrator.study.budget import at_budget
-    from orchestrator.study.checks import validate_study
+    from orchestrator.study.checks import check_fits_this_machine, validate_study
     from orchestrator.study.folder import StudyDir
     from orchestrator.study.spec import load_spec
 
     study_spec = at_budget(load_spec(spec), budget)
     validate_study(study_spec)
+    if address is None:
+        check_fits_this_machine(study_spec)
     _drive(StudyDir.create(study_spec, storage or study_spec.storage), address)
 
 
@@ -123,11 +125,13 @@ def resume(
     address: Annotated[str | None, typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
 ):
     """Continue a study after Ctrl-C or a crash: finished arms stay untouched, unfinished trials resume."""
-    from orchestrator.study.checks import validate_study
+    from orchestrator.study.checks import check_fits_this_machine, validate_study
     from orchestrator.study.folder import StudyDir
 
     opened = StudyDir.open(study)
     validate_study(opened.spec)  # the data may have moved or changed since the study started
+    if address is None:
+        check_fits_this_machine(opened.spec)
     _drive(opened, address)
 
 
@@ -272,11 +276,13 @@ def datasets_import(
             "names it, e.g. '^(CFD|CRACK500|DeepCrack)_' (test metrics per source, 002 Table 2)."
         ),
     ] = None,
+    force: Annotated[bool, typer.Option(help="Write into DEST even if it is not empty.")] = False,
 ):
     """Convert a published dataset layout into the project's format, then check it completely."""
     from orchestrator.datasets import check_dataset, import_dataset
 
     options: dict = {"csv_name": csv_name, "single_label": single_label, "source_pattern": source_pattern}
+    options["force"] = force
     if class_map:
         try:
             options["class_map"] = {k: int(v) for k, v in (pair.split("=") for pair in class_map.split(","))}

@@ -30,9 +30,15 @@ class DatasetInfo:
 
 
 def read_image(path: Path, mode: str | None = None) -> np.ndarray:
-    with Image.open(path) as image:
-        image.load()  # raises on a truncated file
-        return np.asarray(image.convert(mode) if mode else image)
+    """The image's pixels; a missing, truncated or unreadable file is a ``DatasetError`` naming it."""
+    try:
+        with Image.open(path) as image:
+            image.load()  # raises on a truncated file
+            return np.asarray(image.convert(mode) if mode else image)
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is missing; every image needs its mask (or remove the image)") from None
+    except OSError as error:  # PIL's truncated and unidentified files
+        raise DatasetError(f"{path} cannot be read ({error}); replace the file or remove it") from None
 
 
 def _bit_combinations(root: Path, manifest: Manifest) -> set[int]:

@@ -206,15 +206,19 @@ def import_dataset(
     dest: str | Path,
     name: str | None = None,
     source_pattern: str | None = None,
+    force: bool = False,
     **options,
 ) -> dict:
+    """Read and check every file of ``src``, then write the dataset to ``dest`` (nothing is written on an error)."""
     if kind not in IMPORTERS:
         raise DatasetError(f"unknown dataset kind {kind!r}; known: {', '.join(IMPORTERS)}")
     src, dest = Path(src), Path(dest)
     if not src.is_dir():
         raise DatasetError(f"source folder {src} does not exist; give the folder the dataset was unpacked to")
-    if (dest / MANIFEST).exists():
-        raise DatasetError(f"{dest} already holds a dataset; choose another destination or remove it")
+    if (dest / MANIFEST).exists() and not force:
+        raise DatasetError(f"{dest} already holds a dataset; choose another destination, or pass --force to replace it")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise DatasetError(f"{dest} is not empty; choose a new or empty folder, or pass --force to write into it")
     skipped: list[str] = []
     imported = IMPORTERS[kind](src, skipped=skipped, **options)
     class_names, items, multi_label = imported.class_names, list(imported.items), imported.multi_label

@@ -274,3 +274,22 @@ def _check_fixed_bound(arm: Arm, name: str, value: Any, bottleneck: int) -> None
     allowed = _outside_bound(name, value, value, bottleneck) if isinstance(value, int | float) else None
     if allowed:
         raise UserError(f"arm {arm.id}: fixed {name}={value} is outside the allowed {allowed}; fix its `fixed:`")
+
+
+def check_fits_this_machine(spec: StudySpec) -> None:
+    """A local study whose trials ask for more than this machine has would wait forever: refuse it now."""
+    import os
+
+    import torch
+
+    resources = spec.resources
+    have = {"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}
+    wants = {"CPU": resources.workers * resources.cpus_per_worker, "GPU": resources.workers * resources.gpus_per_worker}
+    short = [kind for kind in wants if wants[kind] > have[kind]]
+    if short:
+        asked = ", ".join(f"{wants[kind]:g} {kind}" for kind in wants)
+        has = ", ".join(f"{have[kind]:g} {kind}" for kind in have)
+        raise UserError(
+            f"each trial asks for {asked} ({resources.workers} worker(s)), but this machine has {has}; "
+            f"lower `resources:` in the spec, or run on a cluster with --address"
+        )

@@ -251,3 +251,49 @@ def test_a_source_pattern_that_misses_an_image_is_refused_before_anything_is_wri
     )
     assert result.exit_code == 2 and "does not match (1 file(s)): noprefix; fix the pattern" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def _isbi_copy(tmp_path, images: int = 3):
+    """The first few slices of the real ISBI 2012 stack, in its published layout."""
+    src = tmp_path / "isbi"
+    for part in ("image", "label"):
+        (src / "train" / part).mkdir(parents=True)
+        for index in range(images):
+            name = f"{index}.png"
+            (src / "train" / part / name).write_bytes((SHARED / "isbi2012-em" / "train" / part / name).read_bytes())
+    return src
+
+
+def _one_line_exit_2(result):
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) <= 3 and "Traceback" not in result.output, result.output
+    return result.output
+
+
+@needs_shared
+def test_a_missing_label_file_is_one_line_naming_it_and_nothing_is_written(tmp_path):
+    src = _isbi_copy(tmp_path)
+    (src / "train" / "label" / "1.png").unlink()
+    output = _one_line_exit_2(runner.invoke(app, ["datasets", "import", "isbi2012", str(src), str(tmp_path / "out")]))
+    assert "1.png is missing" in output and not (tmp_path / "out").exists()
+
+
+@needs_shared
+def test_a_truncated_png_is_one_line_naming_it_and_nothing_is_written(tmp_path):
+    src = _isbi_copy(tmp_path)
+    image = src / "train" / "image" / "2.png"
+    image.write_bytes(image.read_bytes()[:2000])
+    output = _one_line_exit_2(runner.invoke(app, ["datasets", "import", "isbi2012", str(src), str(tmp_path / "out")]))
+    assert "2.png cannot be read" in output and not (tmp_path / "out").exists()
+
+
+@needs_shared
+def test_importing_into_a_folder_that_holds_files_refuses_unless_forced(tmp_path):
+    src, dest = _isbi_copy(tmp_path), tmp_path / "out"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine")
+    output = _one_line_exit_2(runner.invoke(app, ["datasets", "import", "isbi2012", str(src), str(dest)]))
+    assert "is not empty" in output and "--force" in output and sorted(p.name for p in dest.iterdir()) == ["notes.txt"]
+    forced = runner.invoke(app, ["datasets", "import", "isbi2012", str(src), str(dest), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (dest / "notes.txt").read_text() == "mine" and len(list((dest / "images").glob("*.png"))) == 3

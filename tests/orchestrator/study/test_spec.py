@@ -326,3 +326,17 @@ def test_smoke_budget_keeps_every_arm_and_its_settings_and_shrinks_the_cost(name
     assert smoke.budget.epochs <= 2 and smoke.resources.gpus_per_worker == 0
     assert all(a.params.get("base_channels", 4) == 4 for a in smoke.architectures)
     assert smoke.compare == full.compare
+
+
+def test_a_local_study_asking_for_a_gpu_this_machine_lacks_is_refused_before_anything_waits(tmp_path, write_spec):
+    import torch
+
+    from tests.conftest import orchestrate, tiny_spec
+
+    gpus = torch.cuda.device_count()
+    spec = write_spec(tiny_spec("gpu", resources={"workers": 1, "cpus_per_worker": 1, "gpus_per_worker": gpus + 1}))
+    result = orchestrate("run", spec, "--storage", tmp_path / "runs", timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{gpus + 1:g} GPU" in lines[0] and "this machine has" in lines[0] and "--address" in lines[0]
+    assert not (tmp_path / "runs" / "gpu").exists()  # no study folder left behind to resume
