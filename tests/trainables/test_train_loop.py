@@ -64,3 +64,18 @@ def test_frozen_encoders_reproduce_the_difference_of_the_published_trainable_cou
         return count_parameters(model, trainable_only=True)
 
     assert trainable("resnet101") - trainable("resnet50") == 9_111_303 - 9_059_079
+
+
+def test_channels_last_puts_the_model_in_nhwc_and_keeps_its_weights():
+    from trainables.train_loop import prepared
+
+    model = build_model("unet", "baseline", in_channels=1, num_classes=2, params={"base_channels": 4, "depth": 2})
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    switches = SimpleNamespace(channels_last=True, cudnn_benchmark=False, compile=False)
+    trained, core = prepared(model, switches, prepare=lambda module: module)
+    conv = next(m for m in core.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and trained is core
+    assert all(torch.equal(before[name], tensor) for name, tensor in core.state_dict().items())
+    assert not torch.backends.cudnn.benchmark
+    images = torch.rand(2, 1, 32, 32).contiguous(memory_format=torch.channels_last)
+    assert trained(images).shape == (2, 2, 32, 32)
