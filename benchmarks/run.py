@@ -6,10 +6,15 @@ validating, for the project's trials (each a Ray Train run in a Tune trial)
 against a plain Tune function trainable that only reports once. Trials run
 one at a time on a local Ray, on a tiny study (32x32 synthetic cells, a
 2-level U-Net with 4 base channels, 1 epoch), so the figure is the engine's
-fixed cost. The project's trials also record where their start-up went
-(``trials.startup_seconds``: Tune start to the training loop's first line).
+fixed cost, broken down by phase. The project's trials also record where
+their start-up went (``trials.startup_seconds``, ``trials.setup_seconds``).
 
-    python benchmarks/run.py [--trials 4]
+All arms at once: a study of several arms against the same arms run as
+studies one after another. Driver memory (``driver_memory.py``): peak RSS of
+an arm's driver after 10 and after 200 finished trials. Training loop
+(``loop_speed.py``): images/s against a hand-written PyTorch loop.
+
+    python benchmarks/run.py [--trials 4] [--arms 3] [--memory-trials 200] [--skip overhead,arms,memory,loop]
 """
 
 import argparse
@@ -156,24 +161,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--arms", type=int, default=3, help="arms of the all-at-once study")
-    parser.add_argument("--skip", default="", help="comma-separated: overhead, arms, loop")
+    parser.add_argument("--memory-trials", type=int, default=200, help="finished trials of the driver memory part")
+    parser.add_argument("--skip", default="", help="comma-separated: overhead, arms, memory, loop")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     if "overhead" not in skip:
         _print_overhead(args.trials)
     if "arms" not in skip:
-        together, serial, trained = arms_at_once(args.arms, args.trials)
-        print(f"study of {args.arms} arms x {args.trials} trials, all arms at once: {together:.0f} s wall")
-        print(f"  baseline, the same arms one after another: {serial:.0f} s (ratio {together / serial:.2f})")
-        print(f"  the trials' own training and validation: {trained:.0f} s (wall / training {together / trained:.1f})")
+        _print_arms(args.arms, args.trials)
+    if "memory" not in skip:
+        _print_memory(args.memory_trials)
     if "loop" not in skip:
-        from loop_speed import measure  # beside this file
+        _print_loop()
 
-        speed = measure()
-        print(f"training loop: {speed.project_images_per_s:.1f} images/s")
-        print(
-            f"  baseline, a hand-written loop: {speed.hand_written_images_per_s:.1f} images/s (ratio {speed.ratio:.2f})"
-        )
+
+def _print_arms(arms: int, trials: int) -> None:
+    together, serial, trained = arms_at_once(arms, trials)
+    print(f"study of {arms} arms x {trials} trials, all arms at once: {together:.0f} s wall")
+    print(f"  baseline, the same arms one after another: {serial:.0f} s (ratio {together / serial:.2f})")
+    print(f"  the trials' own training and validation: {trained:.0f} s (wall / training {together / trained:.1f})")
+
+
+def _print_memory(trials: int) -> None:
+    from driver_memory import measure  # beside this file
+
+    peaks = measure(trials, 2)
+    print(f"driver peak RSS after {trials} finished trials: {peaks[trials]:.0f} MiB")
+    print(f"  baseline, after 10 finished trials: {peaks[10]:.0f} MiB (ratio {peaks[trials] / peaks[10]:.3f})")
+
+
+def _print_loop() -> None:
+    from loop_speed import measure  # beside this file
+
+    speed = measure()
+    print(f"training loop: {speed.project_images_per_s:.1f} images/s")
+    hand = speed.hand_written_images_per_s
+    print(f"  baseline, a hand-written loop: {hand:.1f} images/s (ratio {speed.ratio:.2f})")
 
 
 def _print_overhead(trials: int) -> None:

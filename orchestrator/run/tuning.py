@@ -80,9 +80,16 @@ def _scheduler(spec: StudySpec) -> TrialScheduler:
 
 
 def new_tuner(
-    study: StudyDir, arm: Arm, config: TrialConfig, callbacks: list[tune.Callback], max_concurrent: int
+    study: StudyDir,
+    arm: Arm,
+    config: TrialConfig,
+    callbacks: list[tune.Callback],
+    max_concurrent: int,
+    trainable=None,
 ) -> tune.Tuner:
-    """The arm's experiment, with at most ``max_concurrent`` trials in flight (its share of the study's cap)."""
+    """The arm's experiment, with at most ``max_concurrent`` trials in flight (its share of the study's cap).
+
+    ``trainable`` replaces the trial (a Ray Train run) only in benchmarks of the driver's own cost."""
     spec = study.spec
     searcher = StudyOptunaSearch(
         space=functools.partial(_sample, arm.variant.space, space_context(arm), fixed_hyperparameters(arm)),
@@ -96,7 +103,7 @@ def new_tuner(
         epochs=spec.budget.epochs,
     )
     return tune.Tuner(
-        trainable_for(config),
+        trainable or trainable_for(config),
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=_scheduler(spec),
