@@ -17,8 +17,8 @@ from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
 
 pytestmark = pytest.mark.ray
 
-BUDGET, EPOCHS = 3, 2
-FREM_BUDGET = 5  # more than the baseline's, so the frem arm is still running when the baseline arm is done
+BUDGET, EPOCHS = 2, 2
+FREM_BUDGET = 4  # more than the baseline's, so the frem arm is still running when the baseline arm is done
 BUDGETS = {"cells__unet__baseline": BUDGET, "cells__unet__frem": FREM_BUDGET}
 
 
