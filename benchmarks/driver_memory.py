@@ -14,15 +14,7 @@ import resource
 import tempfile
 
 from ray import tune
-
-SPEC = {
-    "name": "memory",
-    "seed": 0,
-    "datasets": [{"name": "cells", "kind": "synthetic", "num_images": 8, "image_size": 32}],
-    "architectures": [{"name": "unet", "params": {"base_channels": 4, "depth": 2}}],
-    "variants": ["frem"],
-    "budget": {"trials_per_arm": 200, "epochs": 2, "max_concurrent_trials": 2},
-}
+from tiny_study import tiny_study  # beside this file
 
 
 def stand_in_trial(hyper: dict, epochs: int = 2) -> None:
@@ -59,7 +51,7 @@ def measure(trials: int, epochs: int) -> dict[int, float]:
     from orchestrator.study.spec import StudySpec
     from orchestrator.study.trial_config import trial_config
 
-    spec = StudySpec.model_validate({**SPEC, "budget": {**SPEC["budget"], "trials_per_arm": trials, "epochs": epochs}})
+    spec = StudySpec.model_validate(tiny_study("memory", ["frem"], trials, epochs, max_concurrent=2))
     peak = PeakMemory((10, trials))
     os.environ.update({**DRIVER_ENV, **RAY_ENV})  # as an arm's driver process runs
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

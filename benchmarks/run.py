@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import yaml
+from tiny_study import tiny_study  # beside this file
 
 from trainables.trial import PHASES_FILE
 
@@ -110,16 +111,7 @@ def _phases(study: Path) -> Phases:
 
 def study_overhead(trials: int) -> Phases:
     """Where the project's trials spend their time, on a tiny study, one trial at a time."""
-    spec = {
-        "name": "overhead",
-        "seed": 0,
-        "datasets": [{"name": "cells", "kind": "synthetic", "num_images": 8, "image_size": 32}],
-        "architectures": [{"name": "unet", "params": {"base_channels": 4, "depth": 2}}],
-        "variants": ["baseline"],
-        "budget": {"trials_per_arm": trials, "epochs": 1, "max_concurrent_trials": 1},
-        "resources": {"workers": 1, "cpus_per_worker": 1},
-        "training": {"batch_size": 4},
-    }
+    spec = tiny_study("overhead", ["baseline"], trials, epochs=1)
     with tempfile.TemporaryDirectory() as root:
         spec_path = Path(root) / "spec.yaml"
         spec_path.write_text(yaml.safe_dump(spec))
@@ -143,17 +135,9 @@ def _run_study(spec: dict, root: Path) -> tuple[float, float]:
 def arms_at_once(arms: int, trials: int) -> tuple[float, float, float]:
     """(all arms in one study, the same arms as studies one after another, trials' training) seconds."""
     variants = ["baseline", "frem", "dropout", "deep_supervision", "no_deep_layers"][:arms]
-    spec = {
-        "seed": 0,
-        "datasets": [{"name": "cells", "kind": "synthetic", "num_images": 8, "image_size": 32}],
-        "architectures": [{"name": "unet", "params": {"base_channels": 4, "depth": 2}}],
-        "budget": {"trials_per_arm": trials, "epochs": 1, "max_concurrent_trials": 1},
-        "resources": {"workers": 1, "cpus_per_worker": 1},
-        "training": {"batch_size": 4},
-    }
     with tempfile.TemporaryDirectory() as root:
-        together, trained = _run_study({**spec, "name": "together", "variants": variants}, Path(root))
-        serial = sum(_run_study({**spec, "name": f"alone-{v}", "variants": [v]}, Path(root))[0] for v in variants)
+        together, trained = _run_study(tiny_study("together", variants, trials, epochs=1), Path(root))
+        serial = sum(_run_study(tiny_study(f"alone-{v}", [v], trials, epochs=1), Path(root))[0] for v in variants)
     return together, serial, trained
 
 

@@ -281,8 +281,12 @@ def datasets_import(
     """Convert a published dataset layout into the project's format, then check it completely."""
     from orchestrator.datasets import check_dataset, import_dataset
 
-    options: dict = {"csv_name": csv_name, "single_label": single_label, "source_pattern": source_pattern}
-    options["force"] = force
+    options: dict = {
+        "csv_name": csv_name,
+        "single_label": single_label,
+        "source_pattern": source_pattern,
+        "force": force,
+    }
     if class_map:
         try:
             options["class_map"] = {k: int(v) for k, v in (pair.split("=") for pair in class_map.split(","))}

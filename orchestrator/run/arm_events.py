@@ -40,7 +40,6 @@ class EventWriter:
     def __init__(self, fd: int, metric: str):
         self._pipe = os.fdopen(fd, "w", buffering=1)
         self.metric = metric
-        self.error: str | None = None
 
     def _send(self, event: ArmEvent) -> None:
         try:

@@ -54,13 +54,13 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     run_dir = study.train_dir / config.train_run_name(row["trial_id"])
     checkpoint = best_checkpoint(run_dir, config.metric, config.direction, config.evaluation.checkpoint)
     hyper = sampled_hyperparameters(row, arm.variant.space)
-    rows = [config.threshold_row(name, arm.row_id(name), t) for name, t in config.evaluation.threshold_rows.items()]
-    # Threshold rows first: the arm's own row is what marks its evaluation done.
-    configs = [*rows, config]
+    thresholds = config.evaluation.threshold_rows.items()
+    # Threshold rows first: the arm's own row, recorded last, is what marks its evaluation done.
+    configs = [*(config.threshold_row(name, arm.row_id(name), t) for name, t in thresholds), config]
     evaluations = ray.get([_evaluation_task(c).remote(checkpoint, c, hyper) for c in configs])
     for row_config, (summary, images) in zip(configs, evaluations, strict=True):
         _record(study, row_config, row["trial_id"], summary, images)
-    return summary
+    return evaluations[-1][0]  # the arm's own row
 
 
 def _evaluation_task(config: TrialConfig):
