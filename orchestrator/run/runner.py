@@ -19,7 +19,7 @@ from orchestrator.run.optuna_storage import close_abandoned_trials, forget_arm
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
 from orchestrator.run.ray_session import ray_session, study_ray_address
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
-from orchestrator.run.tracking import tracker_callbacks
+from orchestrator.run.tracking import create_study_experiment, tracker_callbacks
 from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
@@ -93,6 +93,7 @@ def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
     """Run (or continue) every unfinished arm of a validated study, all at once, each in a driver process
     of its own joined to the study's Ray. Returns False if interrupted before the end."""
     spec = study.spec
+    create_study_experiment(spec)
     with ray_session(address, study.logs_dir):
         with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
             _show_recorded(study, display)
