@@ -107,14 +107,13 @@ def run(
 ):
     """Run a study: every arm searched with the same trial budget; results to Parquet; prints the comparison."""
     from orchestrator.study.budget import at_budget
-    from orchestrator.study.checks import check_fits_this_machine, validate_study
+    from orchestrator.study.checks import validate_study
     from orchestrator.study.folder import StudyDir
     from orchestrator.study.spec import load_spec
 
     study_spec = at_budget(load_spec(spec), budget)
     validate_study(study_spec)
-    if address is None:
-        check_fits_this_machine(study_spec)
+    _check_can_start(study_spec, address)  # before the study folder exists: a retry starts clean
     _drive(StudyDir.create(study_spec, storage or study_spec.storage), address)
 
 
@@ -125,14 +124,103 @@ def resume(
     address: Annotated[str | None, typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
 ):
     """Continue a study after Ctrl-C or a crash: finished arms stay untouched, unfinished trials resume."""
-    from orchestrator.study.checks import check_fits_this_machine, validate_study
+    from orchestrator.study.checks import validate_study
     from orchestrator.study.folder import StudyDir
 
     opened = StudyDir.open(study)
     validate_study(opened.spec)  # the data may have moved or changed since the study started
-    if address is None:
-        check_fits_this_machine(opened.spec)
+    _check_can_start(opened.spec, address)
     _drive(opened, address)
+
+
+def _check_can_start(spec, address: str | None) -> None:
+    """A cluster that answers, or a machine that holds one trial's resources."""
+    from orchestrator.run.ray_session import check_reachable
+    from orchestrator.study.checks import check_fits_this_machine
+
+    if address:
+        check_reachable(address)
+    else:
+        check_fits_this_machine(spec)
+
+
+JobsAddress = Annotated[
+    str,
+    typer.Option(envvar="RAY_API_SERVER_ADDRESS", help="The cluster's Ray Jobs API: its dashboard, http://HEAD:8265."),
+]
+JobId = Annotated[str, typer.Argument(help="A submission id, as printed by `submit` or listed by `jobs`.")]
+
+
+@app.command()
+@user_errors
+def submit(
+    spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")],
+    storage: Annotated[
+        str | None, typer.Option(help="Storage root every node sees (absolute path or URI); overrides `storage:`.")
+    ] = None,
+    address: JobsAddress = "http://127.0.0.1:8265",
+    budget: Annotated[Budget, typer.Option(help="full or smoke, as for `run`.")] = Budget.FULL,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the study (after `stop` or a crash).")] = False,
+    driver_resource: Annotated[
+        str | None,
+        typer.Option(help="A custom resource only the head has (cluster.yaml: study_driver): the driver runs there."),
+    ] = None,
+):
+    """Submit a study to a cluster as a Ray Job and return at once; prints the job's submission id."""
+    from orchestrator.jobs.client import connect
+    from orchestrator.jobs.client import submit as submit_job
+    from orchestrator.jobs.submission import plan_job
+    from orchestrator.study.budget import at_budget
+    from orchestrator.study.spec import load_spec
+
+    study_spec = at_budget(load_spec(spec), budget)
+    plan = plan_job(study_spec, storage or study_spec.storage, resume, budget.value, driver_resource)
+    submission_id = submit_job(connect(address), plan, study_spec)
+    console.print(f"submitted {study_spec.name} as job [bold]{submission_id}[/] to {address}", highlight=False)
+    console.print(f"follow it: orchestrate logs {submission_id} --follow --address {address}", highlight=False)
+
+
+@app.command()
+@user_errors
+def jobs(address: JobsAddress = "http://127.0.0.1:8265"):
+    """The studies submitted to a cluster, with their state."""
+    from orchestrator.jobs.client import connect, job_rows
+    from orchestrator.reports.render import render
+
+    rows = [[row.submission_id, row.status, row.started, row.minutes] for row in job_rows(connect(address))]
+    console.print(render(["job", "status", "started", "minutes"], rows, "markdown"), highlight=False, markup=False)
+
+
+@app.command()
+@user_errors
+def logs(
+    job: JobId,
+    address: JobsAddress = "http://127.0.0.1:8265",
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing until the job ends.")] = False,
+):
+    """A job's output (the study's progress); with --follow, until it ends."""
+    from orchestrator.jobs.client import connect, follow_logs, job_status
+
+    client = connect(address)
+    if not follow:
+        job_status(client, job)
+        sys.stdout.write(client.get_job_logs(job))
+        return
+    status = follow_logs(client, job, lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+    console.print(f"job {job}: {status}", highlight=False)
+    if status != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def stop(job: JobId, address: JobsAddress = "http://127.0.0.1:8265"):
+    """Stop a job as Ctrl-C would: what finished is kept; continue with `submit --resume`."""
+    from orchestrator.jobs.client import connect
+    from orchestrator.jobs.client import stop as stop_job
+
+    status = stop_job(connect(address), job)
+    console.print(f"job {job}: {status}; continue the study with `orchestrate submit SPEC --resume`", highlight=False)
 
 
 @app.command()

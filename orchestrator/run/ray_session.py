@@ -25,7 +25,7 @@ RAY_ENV = {
 DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """Fail fast on a ``host:port`` with nothing listening (ray.init would retry for minutes)."""
     if address in ("auto", "local") or address.startswith("ray://"):
         return
@@ -98,7 +98,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None):
     import ray
 
     if address:
-        _check_reachable(address)
+        check_reachable(address)
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(DRIVER_ENV)
     os.environ.update(RAY_ENV)
