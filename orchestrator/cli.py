@@ -134,12 +134,14 @@ def resume(
 
 
 def _check_can_start(spec, address: str | None) -> None:
-    """A cluster that answers, or a machine that holds one trial's resources."""
+    """A cluster that answers and has (or can add) a node for a trial's worker, or a machine that holds a trial."""
+    from orchestrator.run.cluster_capacity import check_cluster_can_run
     from orchestrator.run.ray_session import check_reachable
     from orchestrator.study.checks import check_fits_this_machine
 
     if address:
         check_reachable(address)
+        check_cluster_can_run(spec, address)
     else:
         check_fits_this_machine(spec)
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 import albumentations as A
 import cv2
 
+from .policy_names import POLICIES
+
 
 def _flips(channels: int) -> list[A.BasicTransform]:
     return [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
@@ -66,7 +68,7 @@ _TRANSFORMS: dict[str, Callable[[int], list[A.BasicTransform]]] = {
     "two_of_list": _two_of_list,
     "geometric": _geometric,
 }
-POLICIES = tuple(_TRANSFORMS)
+assert tuple(_TRANSFORMS) == POLICIES
 
 
 def build_policy(name: str, channels: int) -> A.Compose | None:

@@ -7,7 +7,6 @@ chosen on the validation split (0.50, 0.90 ... 0.98). Multi-label tasks
 threshold each class on its own (0.5 unless the protocol sets one).
 """
 
-import json
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -20,8 +19,8 @@ import torch
 
 from .config import TrialConfig
 from .data import class_names_of, image_sources, image_to_tensor, load_tiles
-from .direction import Direction
 from .heads import MULTILABEL_THRESHOLD, OutputHead
+from .metric_names import threshold_column
 from .metrics import (
     crack_metrics,
     defect_presence,
@@ -31,23 +30,10 @@ from .metrics import (
     per_source_crack_iou,
     split_metrics,
     subset_presence_accuracy,
-    threshold_column,
     threshold_sweep,
 )
 from .models import build_model, count_parameters
 from .train_loop import CHECKPOINT_FILE
-
-
-def best_checkpoint(run_dir: Path, metric: str, direction: Direction, which: str = "best") -> Path:
-    """The checkpoint folder Ray Train kept with the best ``metric`` (from its run snapshot), or with
-    ``which="last"`` its latest one (the model after its last epoch, as 004 §3.6 evaluates)."""
-    snapshot = json.loads((Path(run_dir) / "checkpoint_manager_snapshot.json").read_text())
-    if which == "last" and snapshot.get("latest_checkpoint_result"):
-        return Path(run_dir) / snapshot["latest_checkpoint_result"]["checkpoint_dir_name"]
-    best = direction.best_of(snapshot["checkpoint_results"], key=lambda result: result["metrics"].get(metric))
-    if best is None:
-        raise FileNotFoundError(f"no checkpoint with a value of {metric} in {run_dir}")
-    return Path(run_dir) / best["checkpoint_dir_name"]
 
 
 def _source_images(config: TrialConfig, stems: Sequence[str]) -> Iterator[tuple[str, list]]:

@@ -19,15 +19,17 @@ then tiled, after splitting, so the tiles of one image never cross splits.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 import yaml
-from torch.utils.data import Dataset
 
 from .config import DataSource, DataSplit
 from .labels import bit_values, normalising_lookup
+
+if TYPE_CHECKING:  # torch loads in the trial's worker; the study's drivers read files and manifests only
+    import torch
 
 MANIFEST = "dataset.yaml"
 SOURCES = "sources.csv"  # optional: stem,source - the published dataset each image came from (002 Table 2)
@@ -224,14 +226,17 @@ def stochastic_width(pairs):
     return out
 
 
-def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+def image_to_tensor(image: np.ndarray) -> "torch.Tensor":
     """uint8 HxW or HxWxC -> float CxHxW in [0, 1] (the one conversion training and evaluation share)."""
+    import torch
+
     tensor = torch.from_numpy(image.astype(np.float32)).div_(255)  # astype copies: a writable array
     return tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
 
 
-class SegmentationDataset(Dataset):
-    """uint8 image/mask pairs -> (float CxHxW in [0, 1], int64 HxW), augmented together."""
+class SegmentationDataset:
+    """uint8 image/mask pairs -> (float CxHxW in [0, 1], int64 HxW), augmented together: a map-style
+    dataset for torch's DataLoader (which needs only ``__len__`` and ``__getitem__``)."""
 
     def __init__(self, pairs, augmentation: str = "none", channels: int = 1):
         self.pairs = pairs
@@ -249,6 +254,8 @@ class SegmentationDataset(Dataset):
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
+        import torch
+
         return image_to_tensor(image), torch.from_numpy(mask.astype(np.int64))
 
 

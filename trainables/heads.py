@@ -10,11 +10,13 @@ channel per foreground class, each thresholded on its own (0.5 unless the
 protocol says otherwise), predictions are bit masks (see ``labels``).
 """
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import torch
-
-from .labels import from_channels
+if TYPE_CHECKING:  # torch loads where tensors are made: the study's drivers only name heads
+    import torch
 
 MULTILABEL_THRESHOLD = 0.5  # 003 §5.1.3: a pixel shows a defect type where its sigmoid is at least 0.5
 
@@ -38,6 +40,8 @@ class OutputHead(StrEnum):
         """(N, classes, H, W) class probabilities from the model's (N, channels, H, W) output;
         multilabel: (N, classes - 1, H, W), each foreground class's own probability."""
         if self is OutputHead.SIGMOID:
+            import torch
+
             foreground = logits.sigmoid()
             return torch.cat([1 - foreground, foreground], dim=1)
         return logits.sigmoid() if self.multi_label else logits.softmax(1)
@@ -45,6 +49,8 @@ class OutputHead(StrEnum):
     def predict(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, H, W) labels: argmax of the probabilities (foreground at p >= 0.5 for sigmoid), bit masks
         for multilabel."""
+        from .labels import from_channels
+
         if self is OutputHead.SIGMOID:
             return (logits[:, 0] >= 0).long()
         return from_channels(logits >= 0) if self.multi_label else logits.argmax(1)
@@ -52,6 +58,8 @@ class OutputHead(StrEnum):
     def decide(self, probabilities: torch.Tensor, threshold: float | None) -> torch.Tensor:
         """One image's (H, W) labels from its (classes, H, W) probabilities: argmax, or the foreground
         at ``threshold``; multilabel: every class at ``threshold`` (0.5 by default)."""
+        from .labels import from_channels
+
         if self.multi_label:
             cut = MULTILABEL_THRESHOLD if threshold is None else threshold
             return from_channels((probabilities >= cut)[None])[0]

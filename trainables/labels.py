@@ -7,8 +7,12 @@ tiling and geometric augmentation (nearest-neighbour on masks) treat it like
 any class-index mask.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the tensor helpers import it themselves: data files are read without torch
+    import torch
 
 MAX_LABELS = 8  # bits of a uint8 mask
 
@@ -20,14 +24,18 @@ def bit_values(types: int) -> list[int]:
     return [1 << i for i in range(types)]
 
 
-def to_channels(mask: torch.Tensor, types: int) -> torch.Tensor:
+def to_channels(mask: "torch.Tensor", types: int) -> "torch.Tensor":
     """(N, H, W) bit masks -> (N, types, H, W) 0/1 tensors, one channel per foreground class."""
+    import torch
+
     shifts = torch.arange(types, device=mask.device).view(1, types, 1, 1)
     return (mask.long().unsqueeze(1) >> shifts) & 1
 
 
-def from_channels(flags: torch.Tensor) -> torch.Tensor:
+def from_channels(flags: "torch.Tensor") -> "torch.Tensor":
     """(N, types, H, W) booleans -> (N, H, W) bit masks (int64)."""
+    import torch
+
     weights = (1 << torch.arange(flags.shape[1], device=flags.device)).view(1, -1, 1, 1)
     return (flags.long() * weights).sum(1)
 

@@ -17,9 +17,8 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-LOSSES = ("ce", "bce", "dice", "jaccard", "focal", "binary_focal", "binary_focal_dice")
-BINARY_LOSSES = ("bce", "binary_focal", "binary_focal_dice")  # the only ones a sigmoid head can train with
-MULTILABEL_LOSSES = ("bce", "dice")  # the only ones a multilabel head can train with
+from .loss_names import LOSSES, MULTILABEL_LOSSES, loss_weights
+
 BINARY_FOCAL_ALPHA = 0.25  # the weight of the positive class in the binary focal loss
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -80,14 +79,6 @@ def _multilabel(name: str) -> LossFn:
         dice = smp_losses.DiceLoss("multilabel", from_logits=True)
         return lambda logits, target: dice(logits, to_channels(target, logits.shape[1]))
     raise ValueError(f"a multilabel head trains with {' or '.join(MULTILABEL_LOSSES)}, not {name!r}")
-
-
-def loss_weights(spec: str | dict[str, float]) -> dict[str, float]:
-    """``"ce"`` -> {ce: 1}; ``"ce+dice"`` -> equal weights (the form a search space can sample); a mapping as given."""
-    if isinstance(spec, str):
-        names = spec.split("+")
-        return {name.strip(): 1.0 / len(names) for name in names}
-    return dict(spec)
 
 
 def build_loss(spec: str | dict[str, float] = "ce", focal_gamma: float = 2.0, multi_label: bool = False) -> LossFn:

@@ -12,6 +12,7 @@ import operator
 import torch
 
 from .labels import has_class
+from .metric_names import SWEEP_THRESHOLDS
 
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -110,14 +111,6 @@ def _pixel_accuracy(confusion: torch.Tensor, foreground: list[int]) -> float:
     return float(confusion.diag().sum() / total) if total > 0 else math.nan
 
 
-def metric_names(class_names: list[str]) -> list[str]:
-    """The names ``split_metrics`` returns for these classes (trials report them prefixed ``val_``)."""
-    return list(split_metrics(torch.zeros(len(class_names), len(class_names)), class_names))
-
-
-CRACK_METRICS = ("crack_iou", "background_iou", "crack_precision", "crack_recall", "crack_f1", "background_f1")
-
-
 def crack_metrics(confusion: torch.Tensor, crack: int = 1) -> dict[str, float]:
     """CoreDeep conventions for a binary crack task (class ``crack`` vs background)."""
     background = 1 - crack
@@ -150,14 +143,6 @@ def image_level_errors(pred_masks, true_masks, crack: int = 1) -> dict[str, int]
         false_positive += has_pred and not has_true
         false_negative += has_true and not has_pred
     return {"image_false_positives": false_positive, "image_false_negatives": false_negative}
-
-
-SWEEP_THRESHOLDS = (0.5, *[round(0.90 + 0.01 * i, 2) for i in range(9)])
-
-
-def threshold_column(threshold: float) -> str:
-    """The column of the validation foreground IoU at ``threshold`` (0.95 -> val_fg_iou_t095)."""
-    return f"val_fg_iou_t{round(threshold * 100):03d}"
 
 
 def threshold_sweep(

@@ -12,7 +12,6 @@ from typing import Any
 
 import ray.train
 import ray.tune
-from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from .config import SampledTrial, TrialConfig
@@ -29,6 +28,8 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
 
 def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     """Tune calls this with the sampled hyperparameters; ``trial`` is bound by ``tune.with_parameters``."""
+    from ray.train.torch import TorchTrainer  # here, not at import: the arm's driver never needs torch
+
     entered_at = time.time()
     trial_id = ray.tune.get_context().get_trial_id()
     resources = trial.resources

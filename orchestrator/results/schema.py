@@ -8,7 +8,7 @@ table without the project. Bump ``SCHEMA_VERSION`` when a column changes.
 import pyarrow as pa
 
 import search_spaces
-from trainables.metrics import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
+from trainables.metric_names import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
 # 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at;

@@ -11,6 +11,7 @@ SIGTERM to them; an arm process dies with it (so a killed study leaves no
 arm running on its own).
 """
 
+import json
 import math
 import os
 import selectors
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from orchestrator.errors import UserError
 from orchestrator.run.arm_events import ArmEvent, replay
 from orchestrator.run.progress import StudyDisplay
+from orchestrator.study.checks import space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec
 
@@ -110,6 +112,7 @@ class ArmPool:
         log = open(self.study.logs_dir / f"arm-{arm.id}.out", "ab")  # noqa: SIM115 - the child holds it
         command = [sys.executable, "-m", "orchestrator.run.arm_process", str(self.study.root), arm.id]
         command += ["--address", self.ray_address, "--events-fd", str(write_end), "--max-concurrent", str(share)]
+        command += ["--space-context", json.dumps(space_context(arm))]  # worked out here: torch is loaded
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

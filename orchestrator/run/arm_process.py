@@ -8,6 +8,7 @@ arm ended: 0 finished, 3 stopped unfinished (resumable), 2 bad input.
 """
 
 import argparse
+import json
 import sys
 
 from orchestrator.errors import UserError
@@ -24,16 +25,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--address", required=True)
     parser.add_argument("--events-fd", type=int, required=True)
     parser.add_argument("--max-concurrent", type=int, required=True)
+    parser.add_argument("--space-context", type=json.loads, default=None)  # the arm's, as JSON
     return parser.parse_args(argv)
 
 
-def run_one_arm(study: StudyDir, arm_id: str, address: str, max_concurrent: int, events: EventWriter) -> int:
+def run_one_arm(study: StudyDir, arm_id: str, args: argparse.Namespace, events: EventWriter) -> int:
     from orchestrator.run.ray_session import ray_session
     from orchestrator.run.runner import finish_arm, run_arm
 
     arm = next(arm for arm in study.spec.arms() if arm.id == arm_id)
-    with ray_session(address, study.logs_dir, arm=arm.id):
-        outcome = run_arm(study, arm, max_concurrent)
+    with ray_session(args.address, study.logs_dir, arm=arm.id):
+        outcome = run_arm(study, arm, args.max_concurrent, args.space_context)
         if outcome.orphaned:
             events.note(f"{arm.id}: moved rows of {len(outcome.orphaned)} trial(s) lost in a crash to results/orphaned")
         if not outcome.complete:
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     events = EventWriter(args.events_fd, study.spec.metric)
     show_progress_on(events)
     try:
-        return run_one_arm(study, args.arm, args.address, args.max_concurrent, events)
+        return run_one_arm(study, args.arm, args, events)
     except KeyboardInterrupt:
         return INCOMPLETE
     except UserError as error:

@@ -19,8 +19,8 @@ from orchestrator.run.recorder import arm_key
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config
-from trainables.checkpoint_evaluation import best_checkpoint, evaluate_on_this_worker
 from trainables.config import TrialConfig
+from trainables.evaluation_task import best_checkpoint, evaluate_checkpoint
 
 
 def best_trial(study: StudyDir, arm: Arm) -> pd.Series | None:
@@ -66,7 +66,7 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
 def _evaluation_task(config: TrialConfig):
     """A Ray task with one trial worker's resources (its GPU where trials use GPUs), not the driver."""
     resources = config.resources
-    return ray.remote(evaluate_on_this_worker).options(
+    return ray.remote(evaluate_checkpoint).options(
         num_cpus=resources.cpus_per_worker, num_gpus=resources.gpus_per_worker, max_retries=1
     )
 

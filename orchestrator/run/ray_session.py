@@ -25,6 +25,21 @@ RAY_ENV = {
 DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
 
 
+LOCAL_TOKEN = Path.home() / ".ray" / "auth_token"  # where `ray start` keeps the token it enables
+
+
+def send_token_if_there_is_one() -> None:
+    """Ray clusters enable token authentication when a token exists (`ray start` makes one); Ray's
+    client sends it only when told to (RAY_AUTH_MODE=token), so tell it whenever there is a token."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or LOCAL_TOKEN.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        from ray._raylet import Config
+
+        Config.initialize("")  # Ray reads the mode once, at import: read it again (as Ray's own set-up does)
+
+
 def check_reachable(address: str) -> None:
     """Fail fast on a ``host:port`` with nothing listening (ray.init would retry for minutes)."""
     if address in ("auto", "local") or address.startswith("ray://"):
@@ -99,6 +114,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None):
 
     if address:
         check_reachable(address)
+        send_token_if_there_is_one()
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(DRIVER_ENV)
     os.environ.update(RAY_ENV)

@@ -7,6 +7,7 @@ state) are moved to ``results/orphaned``, and finished trials whose row was
 not yet written are back-filled, so every budgeted trial has exactly one row.
 """
 
+import logging
 from dataclasses import dataclass
 
 from ray import tune
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from orchestrator.results.store import read_table
 from orchestrator.run.arm_pool import ArmPool, ConcurrencyCaps, study_trial_slots
+from orchestrator.run.cluster_capacity import Fit, cluster_capacity, waiting_note, worker_bundle
 from orchestrator.run.final_evaluation import evaluate_arm
 from orchestrator.run.optuna_storage import close_abandoned_trials, forget_arm
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
@@ -22,8 +24,10 @@ from orchestrator.run.recorder import FINISHED, ResultsRecorder
 from orchestrator.run.tracking import create_study_experiment, tracker_callbacks
 from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
 from orchestrator.study.folder import StudyDir
-from orchestrator.study.spec import Arm
+from orchestrator.study.spec import Arm, StudySpec
 from orchestrator.study.trial_config import trial_config
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,24 +41,47 @@ class ArmOutcome:
         return self.finished >= self.budget
 
 
-def run_arm(study: StudyDir, arm: Arm, max_concurrent: int) -> ArmOutcome:
-    spec = study.spec
+def run_arm(study: StudyDir, arm: Arm, max_concurrent: int, context: dict | None = None) -> ArmOutcome:
     config = trial_config(study, arm)
     recorder = ResultsRecorder(study.results, config)
-    if can_restore(study, arm):
-        tuner = restore_tuner(study, arm, config)
-    else:
-        study.discard_arm_experiment(arm.id)
-        forget_arm(study.root, arm.id)
-        progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
-        callbacks = [recorder, progress, *tracker_callbacks(spec, arm)]
-        tuner = new_tuner(study, arm, config, callbacks, max_concurrent)
-    tuner.fit()
-    return reconcile_arm(study, arm, recorder)
+    tuner, kept = _restored_tuner(study, arm, config), set()
+    if tuner is None:
+        # Nothing of Tune's to continue from: trials recorded before stay (their Optuna trials too,
+        # so TPE keeps learning from them) and a new experiment runs the rest of the budget.
+        kept = study.results.recorded_trials(arm.id)
+        tuner = _fresh_tuner(study, arm, config, recorder, (max_concurrent, context), remaining=arm.trials - len(kept))
+    if tuner is not None:
+        tuner.fit()
+    return reconcile_arm(study, arm, recorder, kept)
 
 
-def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder) -> ArmOutcome:
-    trials = tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials
+def _restored_tuner(study: StudyDir, arm: Arm, config) -> tune.Tuner | None:
+    if not can_restore(study, arm):
+        return None
+    try:
+        return restore_tuner(study, arm, config)
+    except Exception as error:  # Ray writes tuner.pkl non-atomically (upstream issue 58179): truncated
+        logger.warning("%s: Tune's saved state is unreadable (%s); continuing from the study's records", arm.id, error)
+        return None
+
+
+def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, limits: tuple[int, dict | None], remaining: int):
+    """``limits``: the arm's share of the study's concurrency and its search-space context."""
+    max_concurrent, context = limits
+    study.discard_arm_experiment(arm.id)
+    if remaining == arm.trials:
+        forget_arm(study.root, arm.id)  # nothing recorded: the Optuna study starts again too
+    if remaining <= 0:
+        return None
+    spec = study.spec
+    progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
+    callbacks = [recorder, progress, *tracker_callbacks(spec, arm)]
+    return new_tuner(study, arm, config, callbacks, max_concurrent, samples=remaining, context=context)
+
+
+def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder, kept: set[str] = frozenset()) -> ArmOutcome:
+    """Record what Tune finished and the callbacks missed; ``kept``: trials recorded before this experiment."""
+    trials = tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials if study.arm_dir(arm.id).is_dir() else []
     known = {trial.trial_id for trial in trials}
     recorded = study.results.recorded_trials(arm.id)
     for trial in trials:
@@ -62,10 +89,10 @@ def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder) -> ArmOu
             recorder.record_trial(trial)
         elif trial.trial_id in recorded:
             study.results.compact_epochs(arm.id, trial.trial_id)  # folds in what a crash left uncompacted
-    orphaned = study.results.quarantine(arm.id, keep=known)
+    orphaned = study.results.quarantine(arm.id, keep=known | kept)
     unfinished = {trial.trial_id for trial in trials if trial.status not in FINISHED}  # Tune resumes these
     close_abandoned_trials(study.root, arm.id, live=unfinished)
-    finished = sum(trial.status in FINISHED for trial in trials)
+    finished = sum(trial.status in FINISHED for trial in trials) + len(kept)
     return ArmOutcome(finished, arm.trials, orphaned)
 
 
@@ -89,6 +116,12 @@ def finish_arm(study: StudyDir, arm: Arm, display) -> None:
     study.mark_done(arm.id)
 
 
+def _say_if_waiting_for_resources(spec: StudySpec, display: StudyDisplay) -> None:
+    capacity = cluster_capacity(worker_bundle(spec))
+    if capacity.fit is Fit.AFTER_SCALING:
+        display.note(waiting_note(capacity))
+
+
 def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
     """Run (or continue) every unfinished arm of a validated study, all at once, each in a driver process
     of its own joined to the study's Ray. Returns False if interrupted before the end."""
@@ -97,6 +130,7 @@ def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
     with ray_session(address, study.logs_dir):
         with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
             _show_recorded(study, display)
+            _say_if_waiting_for_resources(spec, display)
             unfinished = [arm for arm in spec.arms() if not study.is_done(arm.id)]
             caps = ConcurrencyCaps(spec.budget.max_concurrent_trials, study_trial_slots(spec))
             return ArmPool(study, study_ray_address(address), display, caps).run(unfinished)

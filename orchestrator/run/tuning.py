@@ -86,13 +86,18 @@ def new_tuner(
     callbacks: list[tune.Callback],
     max_concurrent: int,
     trainable=None,
+    samples: int | None = None,
+    context: dict[str, Any] | None = None,
 ) -> tune.Tuner:
     """The arm's experiment, with at most ``max_concurrent`` trials in flight (its share of the study's cap).
 
+    ``context``: the arm's ``space_context``, when the caller has it (the arm's driver is given it, so
+    it never imports the models to work it out). ``samples``: trials to run (default the arm's budget;
+    less when earlier trials are kept).
     ``trainable`` replaces the trial (a Ray Train run) only in benchmarks of the driver's own cost."""
     spec = study.spec
     searcher = StudyOptunaSearch(
-        space=functools.partial(_sample, arm.variant.space, space_context(arm), fixed_hyperparameters(arm)),
+        space=functools.partial(_sample, arm.variant.space, context or space_context(arm), fixed_hyperparameters(arm)),
         metric=spec.metric,
         mode=spec.mode.value,
         # constant_liar: trials running at once are told to TPE as if they had a bad value, so it
@@ -107,7 +112,7 @@ def new_tuner(
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=_scheduler(spec),
-            num_samples=arm.trials,
+            num_samples=samples or arm.trials,
             max_concurrent_trials=max_concurrent,
             # The arm's next trial runs in the Tune trial actor the last one used: no new process, no
             # imports. Not with ASHA: a trial it stops is still inside its Train run, the actor cannot

@@ -16,19 +16,19 @@ from orchestrator.reports.references import load_references, metric_column
 from orchestrator.results.schema import table_schemas
 from orchestrator.study.spec import Arm, DatasetSpec, StudySpec
 from orchestrator.study.splits import compute_split
-from trainables.augment import POLICIES
 from trainables.data import class_names_of, is_multi_label, source_names
 from trainables.heads import OutputHead
-from trainables.losses import BINARY_LOSSES, LOSSES, MULTILABEL_LOSSES, loss_weights
-from trainables.metrics import metric_names
-from trainables.models import bottleneck_channels
-from trainables.variants import get_variant, hyperparameter_bounds, variants
+from trainables.loss_names import BINARY_LOSSES, LOSSES, MULTILABEL_LOSSES, loss_weights
+from trainables.metric_names import metric_names
+from trainables.policy_names import POLICIES
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def space_context(arm: Arm) -> dict[str, Any]:
     """Facts about the arm that a search space may use (the upper bound of FREM's B)."""
+    from trainables.models import bottleneck_channels  # torch: here, so the arms' drivers never load it
+
     channels = bottleneck_channels(arm.architecture.name, arm.architecture.params, arm.variant.name)
     return {"bottleneck_channels": channels}
 
@@ -58,6 +58,11 @@ def _check_trackers(spec: StudySpec) -> None:
 
 
 def _check_models(spec: StudySpec) -> None:
+    # Models and variants import torch: loaded by the checks that need them, so that the arms' drivers,
+    # which import this module for fixed_hyperparameters, never load it.
+    from trainables.models import bottleneck_channels
+    from trainables.variants import variants
+
     for variant in spec.variants:
         if variant.name not in variants():
             raise UserError(f"unknown variant {variant.name!r}; known: {', '.join(variants())}")
@@ -202,6 +207,8 @@ def fixed_hyperparameters(arm: Arm) -> dict[str, Any]:
 
 
 def _check_space(arm: Arm) -> ModuleType:
+    from trainables.variants import get_variant
+
     try:
         space = search_spaces.load_space(arm.variant.space)
     except LookupError as error:
@@ -253,6 +260,8 @@ def _check_choices(arm: Arm, name: str, distribution) -> None:
 
 def _outside_bound(name: str, low: float, high: float, bottleneck: int) -> str | None:
     """The allowed range of ``name``, described, when [low, high] leaves it; None when inside or unbounded."""
+    from trainables.variants import hyperparameter_bounds
+
     bound = hyperparameter_bounds().get(name)
     if bound is None or bound.allows(low, high, bottleneck):
         return None

@@ -12,7 +12,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.errors import UserError
-from trainables.augment import POLICIES
 from trainables.config import (
     DataSource,
     EarlyStopping,
@@ -23,6 +22,7 @@ from trainables.config import (
 )
 from trainables.direction import Direction
 from trainables.heads import OutputHead
+from trainables.policy_names import POLICIES
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 

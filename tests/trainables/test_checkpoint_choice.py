@@ -2,8 +2,8 @@
 
 import json
 
-from trainables.checkpoint_evaluation import best_checkpoint
 from trainables.direction import Direction
+from trainables.evaluation_task import best_checkpoint
 
 
 def _snapshot(run_dir, epochs_and_values, latest):

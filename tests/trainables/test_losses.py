@@ -3,7 +3,8 @@ import torch
 from torch.nn import functional as F
 
 from trainables.heads import OutputHead
-from trainables.losses import BINARY_LOSSES, LOSSES, build_loss, segmentation_loss
+from trainables.loss_names import BINARY_LOSSES, LOSSES
+from trainables.losses import build_loss, segmentation_loss
 
 
 @pytest.mark.parametrize("name", LOSSES)

@@ -127,3 +127,12 @@ def test_the_background_left_out_of_miou_fg_is_the_class_named_background():
     assert math.isclose(m["dice_mean_fg"], (2 * 3 / (4 + 3) + 2 * 2 / (3 + 2)) / 2)
     assert not math.isclose(m["dice_mean_fg"], m["dice_mean"])
     assert math.isclose(split_metrics(confusion, ["a", "b", "c"])["miou_fg"], (2 / 3 + 1) / 2)  # else class 0
+
+
+def test_the_metric_names_drivers_use_without_torch_are_what_split_metrics_returns():
+    import torch
+
+    from trainables.metric_names import metric_names
+
+    for classes in (["background", "cell"], ["background", "a", "b", "c", "d"]):
+        assert list(split_metrics(torch.zeros(len(classes), len(classes)), classes)) == metric_names(classes)

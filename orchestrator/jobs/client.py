@@ -1,0 +1,127 @@
+"""Talking to a cluster's Ray Jobs API (its dashboard, ``http://HOST:8265``) through Ray's own client."""
+
+import asyncio
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestrator.errors import UserError
+from orchestrator.jobs.submission import STOP_ENV, SUBMISSION_PREFIX, JobPlan, stage_spec
+from orchestrator.run.ray_session import send_token_if_there_is_one
+from orchestrator.study.spec import StudySpec
+
+ACTIVE = ("PENDING", "RUNNING")
+
+
+@dataclass(frozen=True)
+class JobRow:
+    submission_id: str
+    status: str
+    started: str
+    minutes: str
+    entrypoint: str
+
+
+def connect(address: str):
+    send_token_if_there_is_one()
+    from ray.exceptions import AuthenticationError
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except AuthenticationError:
+        raise UserError(
+            f"the cluster at {address} wants its authentication token; set RAY_AUTH_TOKEN to the output of "
+            "`ray get-auth-token` on its head node"
+        ) from None
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(
+            f"no Ray Jobs API answers at {address} ({reason}); give --address http://HEAD:8265 "
+            "(the cluster's dashboard) or start one with `ray up cluster.yaml`"
+        ) from None
+
+
+def submit(client, plan: JobPlan, spec: StudySpec) -> str:
+    """Submit the study; refuses while an earlier submission of it is still pending or running."""
+    ours = [job for job in client.list_jobs() if (job.submission_id or "").startswith(SUBMISSION_PREFIX)]
+    for job in ours:
+        if job.submission_id.startswith(f"{SUBMISSION_PREFIX}{plan.study_name}-") and str(job.status) in ACTIVE:
+            raise UserError(
+                f"study {plan.study_name!r} is already {str(job.status).lower()} as job {job.submission_id}; "
+                f"follow it with `orchestrate logs {job.submission_id} --follow` or stop it first"
+            )
+    submission_id = plan.submission_id([job.submission_id for job in ours])
+    staging = stage_spec(spec)
+    job = {
+        "entrypoint": plan.entrypoint(),
+        "submission_id": submission_id,
+        "runtime_env": {"working_dir": str(staging), "env_vars": STOP_ENV},
+        "metadata": {"study": plan.study_name, "storage": plan.storage},
+        "entrypoint_resources": plan.entrypoint_resources(),
+    }
+    try:
+        return _submit_when_the_agent_is_up(client, job)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _submit_when_the_agent_is_up(client, job: dict, timeout_s: float = 120) -> str:
+    """A head that has just started answers before its job agent is up ("No available agent")."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as error:
+            if "No available agent" not in str(error) or time.monotonic() > deadline:
+                raise UserError(f"the cluster refused the job: {str(error).splitlines()[0]}") from None
+            time.sleep(2)
+
+
+def job_rows(client) -> list[JobRow]:
+    rows = []
+    for job in sorted(client.list_jobs(), key=lambda job: job.start_time or 0):
+        if not (job.submission_id or "").startswith(SUBMISSION_PREFIX):
+            continue
+        end = job.end_time or time.time() * 1000
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime((job.start_time or 0) / 1000))
+        minutes = f"{(end - (job.start_time or end)) / 60000:.1f}"
+        rows.append(JobRow(job.submission_id, str(job.status), started, minutes, job.entrypoint))
+    return rows
+
+
+def job_status(client, submission_id: str) -> str:
+    try:
+        return str(client.get_job_status(submission_id))
+    except RuntimeError:
+        raise UserError(f"no job {submission_id!r} on this cluster; `orchestrate jobs` lists them") from None
+
+
+def follow_logs(client, submission_id: str, write: Callable[[str], None]) -> str:
+    """Print the job's output as it comes until the job ends; returns its final status."""
+    job_status(client, submission_id)
+
+    async def tail() -> None:
+        async for lines in client.tail_job_logs(submission_id):
+            write(lines)
+
+    asyncio.run(tail())
+    return wait_until_done(client, submission_id, timeout_s=30)
+
+
+def wait_until_done(client, submission_id: str, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    status = job_status(client, submission_id)
+    while status in ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = job_status(client, submission_id)
+    return status
+
+
+def stop(client, submission_id: str) -> str:
+    """Ask the job to stop as Ctrl-C would, and wait for it to end; returns its final status."""
+    if job_status(client, submission_id) not in ACTIVE:
+        return job_status(client, submission_id)
+    client.stop_job(submission_id)
+    return wait_until_done(client, submission_id, timeout_s=float(STOP_ENV["RAY_JOB_STOP_WAIT_TIME_S"]) + 30)

@@ -1,0 +1,3 @@
+"""The augmentation policies' names, without albumentations: what a spec is checked against."""
+
+POLICIES = ("none", "flips", "two_of_list", "geometric")
