@@ -249,6 +249,7 @@ def epoch_metrics(run: Run, state: TrialState, epoch: int, train_loss: float, st
         "val_loss": val_loss,
         **{f"val_{name}": value for name, value in split_metrics(confusion, run.data.class_names).items()},
         "epoch_seconds": time.perf_counter() - started,
+        "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,  # where it trained
     }
     value = metrics[run.config.metric]
     if run.config.direction.better(value, state.best):

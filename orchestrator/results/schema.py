@@ -12,8 +12,9 @@ from trainables.metric_names import CRACK_METRICS, SWEEP_THRESHOLDS, metric_name
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
 # 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at;
-# 5: trials.setup_seconds, tests.evaluation_task_id, tests.evaluation_node (the final evaluation runs as a Ray task)
-SCHEMA_VERSION = 5
+# 5: trials.setup_seconds, tests.evaluation_task_id, tests.evaluation_node (the final evaluation runs as a Ray task);
+# 6: epochs.node, trials.node (the Ray node that trained them)
+SCHEMA_VERSION = 6
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
 
@@ -49,6 +50,7 @@ TRIAL_COLUMNS: Columns = ARM_KEY + [
     ("workers", pa.int64()),
     ("cpus_per_worker", pa.float64()),
     ("gpus_per_worker", pa.float64()),
+    ("node", pa.string()),  # the Ray node id that trained its last epoch
     ("seed", pa.int64()),
     ("package_version", pa.string()),
     ("schema_version", pa.int64()),
@@ -68,6 +70,7 @@ EPOCH_COLUMNS: Columns = [
     ("lr", pa.float64()),  # the learning rate the epoch trained with (schedules change it)
     ("stopped_early", pa.bool_()),  # the trial's early-stopping rule ended it after this epoch
     ("epoch_seconds", pa.float64()),
+    ("node", pa.string()),  # the Ray node id of the worker (rank 0) that trained the epoch
     ("recorded_at", pa.timestamp("us", tz="UTC")),
 ]
 

@@ -107,6 +107,7 @@ class ResultsRecorder(tune.Callback):
             "workers": config.resources.workers,
             "cpus_per_worker": config.resources.cpus_per_worker,
             "gpus_per_worker": config.resources.gpus_per_worker,
+            "node": epochs[-1].get("node") if epochs else None,
             "package_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "started_at": _at(self.started_at.get(trial.trial_id)),

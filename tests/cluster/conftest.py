@@ -1,10 +1,12 @@
 """A real Ray head (GCS, raylet, dashboard with the Jobs API) started once for the cluster tests."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,22 +40,45 @@ def _wait_for_jobs_api(address: str, head: subprocess.Popen, timeout_s: float = 
     raise AssertionError(f"the Jobs API at {address} did not answer: {listed.stderr}")
 
 
-@pytest.fixture(scope="session")
-def ray_head(tmp_path_factory) -> Head:
-    """`ray start --head --block` in a session of its own (its own temp dir, so no other Ray finds it)."""
-    temp_dir = tmp_path_factory.mktemp("ray-head")
-    dashboard_port = _free_port()
-    bin_dir = str(Path(sys.executable).parent)  # the job's `python` is this environment's
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RAY_memory_monitor_refresh_ms": "0"}
-    gcs_port = _free_port()
-    command = [f"{bin_dir}/ray", "start", "--head", "--block", "--num-cpus=2", f"--port={gcs_port}"]
-    command += ['--resources={"study_driver": 1}']  # as cluster.yaml's head
-    command += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}"]
-    command += [f"--temp-dir={temp_dir}", "--disable-usage-stats"]
+BIN = Path(sys.executable).parent  # the job's `python` and `ray` are this environment's
+
+
+def _own_ports() -> list[str]:
     # Ports of its own: another Ray on this machine (a test's local study) may hold the defaults.
-    command += [f"--dashboard-agent-listen-port={_free_port()}", f"--metrics-export-port={_free_port()}"]
-    command += [f"--dashboard-agent-grpc-port={_free_port()}", f"--runtime-env-agent-port={_free_port()}"]
-    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    ports = ["--dashboard-agent-listen-port", "--metrics-export-port", "--dashboard-agent-grpc-port"]
+    return [f"{flag}={_free_port()}" for flag in [*ports, "--runtime-env-agent-port"]]
+
+
+def start_node(arguments: list[str]) -> subprocess.Popen:
+    """`ray start ... --block` in a session of its own, with a temp dir of its own so no other Ray finds
+    it (short: Ray's socket paths under it must stay within 107 bytes)."""
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_memory_monitor_refresh_ms": "0"}
+    if "--head" not in arguments:
+        env["RAY_AUTH_MODE"] = "token"  # the head enabled token auth (a token is in ~/.ray): join with it
+    command = [str(BIN / "ray"), "start", "--block", *arguments, *_own_ports(), "--disable-usage-stats"]
+    command.append(f"--temp-dir={temp_dir}")
+    return subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+
+
+def stop_node(process: subprocess.Popen) -> None:
+    process.terminate()  # `ray start` stops what it started (its drain can take 30 s: not waited for)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # a test may have killed the node already
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Head:
+    """A head node with 2 CPUs, the dashboard (Jobs API) and cluster.yaml's study_driver resource."""
+    dashboard_port, gcs_port = _free_port(), _free_port()
+    arguments = ["--head", "--num-cpus=2", f"--port={gcs_port}", '--resources={"study_driver": 1}']
+    arguments += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}"]
+    process = start_node(arguments)
     address = f"http://127.0.0.1:{dashboard_port}"
     try:
         _wait_for_jobs_api(address, process)
@@ -61,10 +86,4 @@ def ray_head(tmp_path_factory) -> Head:
 
         yield Head(jobs_api=address, gcs=f"{get_node_ip_address()}:{gcs_port}")  # Ray's node address
     finally:
-        process.terminate()  # `ray start` stops what it started (its drain can take 30 s: not waited for)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_node(process)

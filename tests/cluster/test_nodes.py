@@ -1,0 +1,82 @@
+"""A study on a two-node cluster (the head and a worker node, each a `ray start` on this machine):
+trials run on both nodes, and a trial on the worker node killed mid-trial moves to the head and
+continues from its last checkpoint, with no epoch lost or recorded twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pyarrow.dataset as ds
+import pytest
+import yaml
+
+from tests.cluster.conftest import start_node, stop_node
+from tests.conftest import REPO, tiny_spec
+
+pytestmark = pytest.mark.ray
+EPOCHS, TRIALS = 6, 3  # 3 trials at once: two fill the head's 2 CPUs, one the worker node's
+
+
+def _epoch_nodes(study) -> dict[str, set[str]]:
+    """trial id -> the nodes its recorded epochs trained on."""
+    folder = study / "results" / "epochs"
+    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
+        return {}
+    nodes: dict[str, set[str]] = {}
+    for row in ds.dataset(folder).to_table(columns=["trial_id", "node"]).to_pylist():
+        nodes.setdefault(row["trial_id"], set()).add(row["node"])
+    return nodes
+
+
+def _worker_node_trial(study) -> tuple[str, str] | None:
+    """(trial, node) of the one trial on the node holding one trial, once all three have reported."""
+    nodes = _epoch_nodes(study)
+    if len(nodes) < TRIALS:
+        return None
+    trials_per_node = Counter(next(iter(node_set)) for node_set in nodes.values())
+    lone = [node for node, count in trials_per_node.items() if count == 1]
+    if len(trials_per_node) != 2 or not lone:
+        return None
+    return next(trial for trial, node_set in nodes.items() if lone[0] in node_set), lone[0]
+
+
+def test_trials_spread_over_nodes_and_one_on_a_killed_node_finishes_on_another(ray_head, tmp_path):
+    worker = start_node([f"--address={ray_head.gcs}", "--num-cpus=1"])
+    spec = tiny_spec(
+        "nodes",
+        variants=["baseline"],
+        datasets=[{"name": "cells", "kind": "synthetic", "num_images": 64, "image_size": 64}],
+        budget={"trials_per_arm": TRIALS, "epochs": EPOCHS, "max_concurrent_trials": TRIALS},
+        resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2},  # Train restarts a lost worker
+    )
+    (tmp_path / "nodes.yaml").write_text(yaml.safe_dump(spec))
+    study = tmp_path / "runs" / "nodes"
+    command = [sys.executable, "-m", "orchestrator", "run", str(tmp_path / "nodes.yaml"), "--storage"]
+    driver = subprocess.Popen([*command, str(tmp_path / "runs"), "--address", ray_head.gcs], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline, found = time.monotonic() + 300, None
+        while found is None:
+            assert driver.poll() is None and time.monotonic() < deadline, "no trial reported from both nodes"
+            time.sleep(0.5)
+            found = _worker_node_trial(study)
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker node dies mid-trial: raylet, workers and all
+        output, _ = driver.communicate(timeout=600)
+    finally:
+        stop_node(worker)
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, output[-3000:]
+    moved, lost_node = found
+    trials = ds.dataset(study / "results" / "trials").to_table().to_pandas()
+    assert len(trials) == TRIALS and (trials["status"] == "completed").all()
+    epochs = ds.dataset(study / "results" / "epochs").to_table().to_pandas()
+    assert not epochs.duplicated(["trial_id", "epoch"]).any() and len(epochs) == TRIALS * EPOCHS
+    assert epochs["node"].nunique() == 2  # the results say where each trial trained
+    moved_epochs = epochs[epochs["trial_id"] == moved].sort_values("epoch")
+    assert moved_epochs["epoch"].tolist() == list(range(1, EPOCHS + 1))
+    assert moved_epochs["node"].iloc[0] == lost_node and moved_epochs["node"].iloc[-1] != lost_node
+    assert trials.set_index("trial_id").loc[moved, "node"] != lost_node
