@@ -26,14 +26,29 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
     run_the_loop(loop_config)
 
 
+def lean_torch_trainer() -> type:
+    """``TorchTrainer``, less the actor Ray Data's callback starts for every run (its DatasetManager: one
+    more process importing Ray, per trial) when no Ray Dataset is given, as here: trials load their own
+    images. Imported here, not at module level: the arm's driver imports this module and never torch."""
+    from ray.train.torch import TorchTrainer
+    from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
+
+    class LeanTorchTrainer(TorchTrainer):
+        def _create_default_callbacks(self) -> list:
+            callbacks = super()._create_default_callbacks()
+            if self.datasets:
+                return callbacks
+            return [callback for callback in callbacks if not isinstance(callback, DatasetsCallback)]
+
+    return LeanTorchTrainer
+
+
 def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     """Tune calls this with the sampled hyperparameters; ``trial`` is bound by ``tune.with_parameters``."""
-    from ray.train.torch import TorchTrainer  # here, not at import: the arm's driver never needs torch
-
     entered_at = time.time()
     trial_id = ray.tune.get_context().get_trial_id()
     resources = trial.resources
-    trainer = TorchTrainer(
+    trainer = lean_torch_trainer()(
         train_loop_per_worker,
         train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},
         scaling_config=ray.train.ScalingConfig(

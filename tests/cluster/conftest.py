@@ -72,7 +72,7 @@ def stop_node(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once tests/cluster is done, not left idling through the suite
 def ray_head() -> Head:
     """A head node with 2 CPUs, the dashboard (Jobs API) and cluster.yaml's study_driver resource."""
     dashboard_port, gcs_port = _free_port(), _free_port()

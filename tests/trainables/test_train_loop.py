@@ -79,3 +79,18 @@ def test_channels_last_puts_the_model_in_nhwc_and_keeps_its_weights():
     assert not torch.backends.cudnn.benchmark
     images = torch.rand(2, 1, 32, 32).contiguous(memory_format=torch.channels_last)
     assert trained(images).shape == (2, 2, 32, 32)
+
+
+def test_a_trials_train_run_starts_no_ray_data_actor_when_it_is_given_no_ray_dataset():
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
+
+    from trainables.trial import lean_torch_trainer
+
+    def kinds(trainer_class) -> set[type]:
+        trainer = trainer_class(lambda: None, scaling_config=ScalingConfig(num_workers=1))
+        return {type(callback) for callback in trainer._create_default_callbacks()}
+
+    assert DatasetsCallback in kinds(TorchTrainer)  # what Ray would start: its DatasetManager actor
+    assert DatasetsCallback not in kinds(lean_torch_trainer()) and len(kinds(lean_torch_trainer())) > 3
