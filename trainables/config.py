@@ -131,6 +131,9 @@ class TrialConfig:
     metric: str
     direction: Direction
     train_storage: str  # where Ray Train keeps each trial's run and checkpoints
+    # Tune's scheduler may stop a trial mid-run (ASHA): its Train run then needs Ray's placement-group
+    # cleaner (an actor per trial), as nothing else frees the workers' resources of a run stopped so.
+    stopped_mid_run: bool = False
 
     def trial_seed(self, hyper: dict[str, Any]) -> int:
         """The trial's training seed: from the study seed, the arm and the sampled configuration

@@ -26,19 +26,24 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
     run_the_loop(loop_config)
 
 
-def lean_torch_trainer() -> type:
-    """``TorchTrainer``, less the actor Ray Data's callback starts for every run (its DatasetManager: one
-    more process importing Ray, per trial) when no Ray Dataset is given, as here: trials load their own
-    images. Imported here, not at module level: the arm's driver imports this module and never torch."""
+def lean_torch_trainer(stopped_mid_run: bool = True) -> type:
+    """``TorchTrainer`` less the side actors (each one more process importing Ray, per trial) a trial
+    does not need: Ray Data's DatasetManager when no Ray Dataset is given (trials load their own
+    images), and the placement-group cleaner unless Tune may stop the run mid-way (ASHA): a run that
+    ends by itself, or fails, frees its placement group in the controller, and a killed arm driver
+    takes its job's placement groups with it. Imported here, not at module level: the arm's driver
+    imports this module and never torch."""
     from ray.train.torch import TorchTrainer
     from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
+    from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
+
+    unneeded = () if stopped_mid_run else (PlacementGroupCleanerCallback,)
 
     class LeanTorchTrainer(TorchTrainer):
         def _create_default_callbacks(self) -> list:
             callbacks = super()._create_default_callbacks()
-            if self.datasets:
-                return callbacks
-            return [callback for callback in callbacks if not isinstance(callback, DatasetsCallback)]
+            drop = unneeded if self.datasets else (DatasetsCallback, *unneeded)
+            return [callback for callback in callbacks if not isinstance(callback, drop)]
 
     return LeanTorchTrainer
 
@@ -48,7 +53,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     entered_at = time.time()
     trial_id = ray.tune.get_context().get_trial_id()
     resources = trial.resources
-    trainer = lean_torch_trainer()(
+    trainer = lean_torch_trainer(trial.stopped_mid_run)(
         train_loop_per_worker,
         train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},
         scaling_config=ray.train.ScalingConfig(

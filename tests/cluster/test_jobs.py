@@ -30,7 +30,7 @@ ON_THE_HEAD = ("--driver-resource", "study_driver")
 def test_a_study_submitted_stopped_and_resumed_as_jobs_runs_its_budget_once(ray_head, tmp_path):
     head = ray_head.jobs_api
     spec = tmp_path / "jobs.yaml"
-    budget = {"trials_per_arm": 3, "epochs": 2, "max_concurrent_trials": 1}
+    budget = {"trials_per_arm": 2, "epochs": 2, "max_concurrent_trials": 1}
     spec.write_text(yaml.safe_dump(tiny_spec("jobs", variants=["baseline"], budget=budget)))
     storage = tmp_path / "runs"
     first = _job_id(orchestrate("submit", spec, "--storage", storage, "--address", head, *ON_THE_HEAD))
@@ -51,7 +51,7 @@ def test_a_study_submitted_stopped_and_resumed_as_jobs_runs_its_budget_once(ray_
     assert "| architecture | variant |" in followed.stdout  # the comparison, as `run` prints it
 
     table = ds.dataset(trials).to_table().to_pandas()
-    assert len(table) == 3 and table["trial_id"].is_unique and (table["status"] == "completed").all()
+    assert len(table) == 2 and table["trial_id"].is_unique and (table["status"] == "completed").all()
     listed = orchestrate("jobs", "--address", head)
     assert listed.returncode == 0
     assert f"| {first} | STOPPED |" in listed.stdout and f"| {second} | SUCCEEDED |" in listed.stdout

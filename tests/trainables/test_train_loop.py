@@ -81,10 +81,11 @@ def test_channels_last_puts_the_model_in_nhwc_and_keeps_its_weights():
     assert trained(images).shape == (2, 2, 32, 32)
 
 
-def test_a_trials_train_run_starts_no_ray_data_actor_when_it_is_given_no_ray_dataset():
+def test_a_trials_train_run_starts_no_side_actor_it_does_not_need():
     from ray.train import ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
+    from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
 
     from trainables.trial import lean_torch_trainer
 
@@ -94,3 +95,6 @@ def test_a_trials_train_run_starts_no_ray_data_actor_when_it_is_given_no_ray_dat
 
     assert DatasetsCallback in kinds(TorchTrainer)  # what Ray would start: its DatasetManager actor
     assert DatasetsCallback not in kinds(lean_torch_trainer()) and len(kinds(lean_torch_trainer())) > 3
+    cleaner = PlacementGroupCleanerCallback  # needed only where Tune stops runs mid-way (ASHA)
+    assert cleaner in kinds(lean_torch_trainer(stopped_mid_run=True))
+    assert cleaner not in kinds(lean_torch_trainer(stopped_mid_run=False))
