@@ -96,33 +96,5 @@ def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point, trunc
     assert untouched and all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items()) or not done_arms
 
 
-def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path):
-    spec = tiny_spec(
-        "interrupted",
-        variants=["baseline"],
-        budget={"trials_per_arm": BUDGET, "epochs": EPOCHS, "max_concurrent_trials": 1},
-    )
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec))
-    study = tmp_path / "runs" / "interrupted"
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(tmp_path / "runs")],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 300
-    while _count(study / "results" / "epochs" / "cells__unet__baseline", "*.parquet") < 1:
-        assert driver.poll() is None and time.time() < deadline
-        time.sleep(0.2)
-    driver.send_signal(signal.SIGINT)
-    _, stderr = driver.communicate(timeout=180)
-    assert driver.returncode == 130, stderr
-    assert f"orchestrate resume {study}" in stderr and "Traceback" not in stderr
-
-    result = orchestrate("resume", study)
-    assert result.returncode == 0, result.stdout + result.stderr
-    trials = ds.dataset(study / "results" / "trials").to_table().to_pandas()
-    assert len(trials) == BUDGET and trials["trial_id"].is_unique and (trials["status"] == "completed").all()
-    assert_optuna_matches_trials(study)
+# Ctrl-C then resume: tests/cluster/test_jobs.py (`orchestrate stop` sends the study SIGINT, then
+# `submit --resume`), which checks the clean stop, the budget run once and the Optuna study.
