@@ -58,7 +58,19 @@ def start_node(arguments: list[str]) -> subprocess.Popen:
         env["RAY_AUTH_MODE"] = "token"  # the head enabled token auth (a token is in ~/.ray): join with it
     command = [str(BIN / "ray"), "start", "--block", *arguments, *_own_ports(), "--disable-usage-stats"]
     command.append(f"--temp-dir={temp_dir}")
-    return subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    output = open(Path(temp_dir) / "ray-start.out", "w")  # noqa: SIM115 - the node writes it while it runs
+    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
+    process.output = Path(output.name)
+    return process
+
+
+def wait_until_started(process: subprocess.Popen, timeout_s: float = 120) -> None:
+    """`ray start` prints "Ray runtime started" once its node has joined the cluster."""
+    deadline = time.monotonic() + timeout_s
+    while "Ray runtime started" not in process.output.read_text():
+        assert process.poll() is None, process.output.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the node did not start"
+        time.sleep(0.5)
 
 
 def stop_node(process: subprocess.Popen) -> None:
