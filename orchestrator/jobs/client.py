@@ -20,7 +20,6 @@ class JobRow:
     status: str
     started: str
     minutes: str
-    entrypoint: str
 
 
 def connect(address: str):
@@ -87,7 +86,7 @@ def job_rows(client) -> list[JobRow]:
         end = job.end_time or time.time() * 1000
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime((job.start_time or 0) / 1000))
         minutes = f"{(end - (job.start_time or end)) / 60000:.1f}"
-        rows.append(JobRow(job.submission_id, str(job.status), started, minutes, job.entrypoint))
+        rows.append(JobRow(job.submission_id, str(job.status), started, minutes))
     return rows
 
 
@@ -121,7 +120,8 @@ def wait_until_done(client, submission_id: str, timeout_s: float) -> str:
 
 def stop(client, submission_id: str) -> str:
     """Ask the job to stop as Ctrl-C would, and wait for it to end; returns its final status."""
-    if job_status(client, submission_id) not in ACTIVE:
-        return job_status(client, submission_id)
+    status = job_status(client, submission_id)
+    if status not in ACTIVE:
+        return status
     client.stop_job(submission_id)
     return wait_until_done(client, submission_id, timeout_s=float(STOP_ENV["RAY_JOB_STOP_WAIT_TIME_S"]) + 30)
