@@ -73,6 +73,7 @@ def _drive(study, address: str | None) -> None:
     from orchestrator.reports.compare import CompareOptions, compare_studies
     from orchestrator.run.lock import claim_driver
     from orchestrator.run.runner import run_study
+    from orchestrator.run.storage_health import raise_if_unwritable
 
     claim_driver(study)
     console.print(f"study [bold]{study.spec.name}[/] at {study.root}  (Ray logs: {study.logs_dir})")
@@ -80,6 +81,9 @@ def _drive(study, address: str | None) -> None:
         finished = run_study(study, address, console)
     except KeyboardInterrupt:
         finished = False
+    except Exception:
+        raise_if_unwritable(study.root)  # full or read-only storage: one line, not the traceback
+        raise
     if not finished:
         errors.print(
             f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True

@@ -85,6 +85,10 @@ class ResultsStore:
     def evaluated(self, arm: str) -> bool:
         return any(self._dir("tests", arm).glob("*.parquet"))
 
+    def trial_row(self, arm: str, trial_id: str) -> dict[str, Any] | None:
+        path = self._dir("trials", arm) / f"{trial_id}.parquet"
+        return pq.read_table(path).to_pylist()[0] if path.is_file() else None
+
     def recorded_trials(self, arm: str) -> set[str]:
         return {p.stem for p in self._dir("trials", arm).glob("*.parquet")}
 

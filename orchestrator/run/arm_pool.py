@@ -104,7 +104,7 @@ class ArmPool:
                 signal.signal(sig, handler)
             self._kill_all()
         if self.failures:
-            raise UserError("; ".join(self.failures))
+            raise UserError("; ".join(dict.fromkeys(self.failures)))  # arms failing alike say it once
         return not (self.stopping or waiting or self.unfinished)
 
     def _start(self, arm: Arm, share: int, selector: selectors.BaseSelector) -> None:

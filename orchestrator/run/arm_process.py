@@ -15,6 +15,7 @@ from orchestrator.errors import UserError
 from orchestrator.run.arm_events import EventWriter
 from orchestrator.run.arm_pool import BAD_INPUT, COMPLETE, INCOMPLETE, die_with_parent
 from orchestrator.run.progress import show_progress_on
+from orchestrator.run.storage_health import storage_error, unwritable_reason
 from orchestrator.study.folder import StudyDir
 
 
@@ -57,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         events.fail(str(error))
         return BAD_INPUT
+    except Exception:
+        if reason := unwritable_reason(study.root):  # full or read-only storage: one line, not Ray's traceback
+            events.fail(str(storage_error(study.root, reason)))
+            return BAD_INPUT
+        raise
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from orchestrator.errors import UserError
+from orchestrator.run.storage_health import raise_if_unwritable
 from orchestrator.study.folder import StudyDir
 
 HEARTBEAT_S = 20.0
@@ -76,7 +77,7 @@ def _create(path: Path, holder: Holder) -> bool:
 
 def acquire(path: Path, holder: Holder) -> None:
     """Take the lock or raise the one-line refusal naming who holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    raise_if_unwritable(path.parent.parent)  # resumed on full or read-only storage: say so, change nothing
     for _ in range(3):  # another driver may take over a stale lock between our steps
         if _create(path, holder):
             return
@@ -99,7 +100,10 @@ def release(path: Path, holder: Holder) -> None:
     except FileNotFoundError:
         return
     if mine:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # read-only storage: the lock stays, and is stale once this process is gone
 
 
 def _keep_touching(path: Path, holder: Holder, stop: threading.Event) -> None:

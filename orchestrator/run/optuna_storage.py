@@ -12,8 +12,16 @@ table: completed -> COMPLETE, pruned -> PRUNED (valued at its last
 intermediate value), failed -> FAIL; a trial lost in a crash (started after
 Tune last saved its state, run again under a new id) is FAIL with the user
 attribute ``abandoned``.
+
+The Parquet rows come first: Tune tells its searcher that a trial ended before
+its callbacks run, so told at once, Optuna could hold a finished trial whose
+row a crash or a full disk kept from being written. The searcher defers its
+tell (``defer_tell``); the recorder releases it once the row is written
+(``tell_deferred``), and a resume finishes, from its row, any Optuna trial a
+crash left RUNNING in between (``settle_unfinished_trials``).
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -44,21 +52,45 @@ def forget_arm(study_root: Path, arm_id: str) -> None:
         optuna.delete_study(study_name=arm_id, storage=storage)
 
 
-def close_abandoned_trials(study_root: Path, arm_id: str, live: set[str]) -> int:
-    """Mark FAIL every RUNNING Optuna trial of the arm whose Tune trial is not ``live`` (still to resume).
+_deferred_tells: dict[str, Callable[[], None]] = {}  # Tune trial id -> its searcher's tell, in this process
 
-    Returns how many were closed."""
+
+def defer_tell(trial_id: str, tell: Callable[[], None]) -> None:
+    _deferred_tells[trial_id] = tell
+
+
+def tell_deferred(trial_id: str) -> None:
+    """Tell Optuna how the trial ended, now that its row is written."""
+    tell = _deferred_tells.pop(trial_id, None)
+    if tell is not None:
+        tell()
+
+
+# A recorded trial's outcome: its Optuna state and value (the metric at its last epoch).
+Outcome = tuple[TrialState, float | None, int | None]  # state, value, last epoch
+
+
+def settle_unfinished_trials(study_root: Path, arm_id: str, live: set[str], recorded: Callable[[str], Outcome | None]):
+    """Finish every RUNNING Optuna trial of the arm whose Tune trial is not ``live`` (still to resume):
+    as its row says when it has one, else FAIL as ``abandoned``."""
     if not journal_path(study_root).is_file():
-        return 0
+        return
     storage = optuna_storage(study_root)
     try:
         study_id = storage.get_study_id_from_name(arm_id)
     except KeyError:
-        return 0
-    closed = 0
+        return
     for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get(TUNE_TRIAL_ID) not in live:
+        tune_id = trial.user_attrs.get(TUNE_TRIAL_ID)
+        if tune_id in live:
+            continue
+        outcome = recorded(tune_id) if tune_id else None
+        if outcome is None:
             storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            closed += 1
-    return closed
+            continue
+        state, value, epoch = outcome
+        if state == TrialState.PRUNED and epoch is not None and epoch not in trial.intermediate_values:
+            storage.set_trial_intermediate_value(trial._trial_id, epoch, value)  # what PRUNED is valued at
+        values = [value] if state != TrialState.FAIL and value is not None else None
+        storage.set_trial_state_values(trial._trial_id, state, values)

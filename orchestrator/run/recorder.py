@@ -14,6 +14,7 @@ from ray import tune
 from orchestrator import __version__
 from orchestrator.results.schema import SCHEMA_VERSION
 from orchestrator.results.store import ResultsStore
+from orchestrator.run.optuna_storage import tell_deferred
 from trainables.config import TrialConfig
 
 FINISHED = ("TERMINATED", "ERROR")
@@ -115,5 +116,6 @@ class ResultsRecorder(tune.Callback):
             **{f"hp_{name}": value for name, value in trial.config.items()},
         }
         self.store.write_trial(config.arm_id, trial.trial_id, row)
+        tell_deferred(trial.trial_id)  # Optuna learns how the trial ended only once its row is written
         self.store.compact_epochs(config.arm_id, trial.trial_id)
         return row

@@ -7,9 +7,11 @@ state) are moved to ``results/orphaned``, and finished trials whose row was
 not yet written are back-filled, so every budgeted trial has exactly one row.
 """
 
+import functools
 import logging
 from dataclasses import dataclass
 
+from optuna.trial import TrialState
 from ray import tune
 from rich.console import Console
 
@@ -17,7 +19,7 @@ from orchestrator.results.store import read_table
 from orchestrator.run.arm_pool import ArmPool, ConcurrencyCaps, study_trial_slots
 from orchestrator.run.cluster_capacity import Fit, cluster_capacity, waiting_note, worker_bundle
 from orchestrator.run.final_evaluation import evaluate_arm
-from orchestrator.run.optuna_storage import close_abandoned_trials, forget_arm
+from orchestrator.run.optuna_storage import Outcome, forget_arm, settle_unfinished_trials
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
 from orchestrator.run.ray_session import ray_session, study_ray_address
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
@@ -44,12 +46,13 @@ class ArmOutcome:
 def run_arm(study: StudyDir, arm: Arm, max_concurrent: int, context: dict | None = None) -> ArmOutcome:
     config = trial_config(study, arm)
     recorder = ResultsRecorder(study.results, config)
-    tuner, kept = _restored_tuner(study, arm, config), set()
+    tuner, kept = _restored_tuner(study, arm, config), study.carried_trials(arm.id)
     if tuner is None:
         # Nothing of Tune's to continue from: trials recorded before stay (their Optuna trials too,
-        # so TPE keeps learning from them) and a new experiment runs the rest of the budget.
+        # so TPE keeps learning from them) and a new experiment runs the rest of the budget. They are
+        # written down, so that resuming that experiment later keeps them too.
         kept = study.results.recorded_trials(arm.id)
-        tuner = _fresh_tuner(study, arm, config, recorder, (max_concurrent, context), remaining=arm.trials - len(kept))
+        tuner = _fresh_tuner(study, arm, config, recorder, (max_concurrent, context), carried=kept)
     if tuner is not None:
         tuner.fit()
     return reconcile_arm(study, arm, recorder, kept)
@@ -59,16 +62,25 @@ def _restored_tuner(study: StudyDir, arm: Arm, config) -> tune.Tuner | None:
     if not can_restore(study, arm):
         return None
     try:
-        return restore_tuner(study, arm, config)
-    except Exception as error:  # Ray writes tuner.pkl non-atomically (upstream issue 58179): truncated
-        logger.warning("%s: Tune's saved state is unreadable (%s); continuing from the study's records", arm.id, error)
-        return None
+        forgotten = study.results.recorded_trials(arm.id) - _known_trials(study, arm) - study.carried_trials(arm.id)
+        if not forgotten:
+            return restore_tuner(study, arm, config)
+        # Tune saved its state (every 2 s) before these trials were recorded: restored, it would run them
+        # again while Optuna already holds them finished. The records are the truth: start from them.
+        problem = f"predates {len(forgotten)} recorded trial(s)"
+    except Exception as error:  # Ray writes its state files non-atomically (upstream issue 58179): cut short
+        problem = f"is unreadable ({error})"
+    logger.warning("%s: Tune's saved state %s; continuing from the study's records", arm.id, problem)
+    return None
 
 
-def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, limits: tuple[int, dict | None], remaining: int):
-    """``limits``: the arm's share of the study's concurrency and its search-space context."""
+def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, limits: tuple[int, dict | None], carried: set[str]):
+    """``limits``: the arm's share of the study's concurrency and its search-space context; ``carried``:
+    the arm's trials recorded before, which the new experiment does not run again."""
     max_concurrent, context = limits
     study.discard_arm_experiment(arm.id)
+    study.set_carried_trials(arm.id, carried)
+    remaining = arm.trials - len(carried)
     if remaining == arm.trials:
         forget_arm(study.root, arm.id)  # nothing recorded: the Optuna study starts again too
     if remaining <= 0:
@@ -77,6 +89,13 @@ def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, limits: tuple[int,
     progress = ProgressCallback(arm.id, spec.metric, spec.budget.epochs)
     callbacks = [recorder, progress, *tracker_callbacks(spec, arm)]
     return new_tuner(study, arm, config, callbacks, max_concurrent, samples=remaining, context=context)
+
+
+def _known_trials(study: StudyDir, arm: Arm) -> set[str]:
+    """The trials in the arm's latest saved Tune state."""
+    if not study.arm_dir(arm.id).is_dir():
+        return set()
+    return {trial.trial_id for trial in tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials}
 
 
 def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder, kept: set[str] = frozenset()) -> ArmOutcome:
@@ -91,9 +110,22 @@ def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder, kept: se
             study.results.compact_epochs(arm.id, trial.trial_id)  # folds in what a crash left uncompacted
     orphaned = study.results.quarantine(arm.id, keep=known | kept)
     unfinished = {trial.trial_id for trial in trials if trial.status not in FINISHED}  # Tune resumes these
-    close_abandoned_trials(study.root, arm.id, live=unfinished)
+    settle_unfinished_trials(study.root, arm.id, live=unfinished, recorded=functools.partial(_outcome, study, arm))
     finished = sum(trial.status in FINISHED for trial in trials) + len(kept)
     return ArmOutcome(finished, arm.trials, orphaned)
+
+
+OPTUNA_STATES = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
+
+
+def _outcome(study: StudyDir, arm: Arm, trial_id: str) -> Outcome | None:
+    """How the recorded trial ended, for its Optuna trial: valued at its last epoch, as Tune tells it."""
+    row = study.results.trial_row(arm.id, trial_id)
+    if row is None:
+        return None
+    epochs = study.results.epochs_of(arm.id, trial_id)
+    last = epochs[-1] if epochs else {}
+    return OPTUNA_STATES[row["status"]], last.get(row["metric"]), last.get("epoch")
 
 
 def _show_recorded(study: StudyDir, display: StudyDisplay) -> None:

@@ -15,7 +15,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 import search_spaces
-from orchestrator.run.optuna_storage import TUNE_TRIAL_ID, optuna_storage
+from orchestrator.run.optuna_storage import TUNE_TRIAL_ID, defer_tell, optuna_storage
 from orchestrator.study.checks import fixed_hyperparameters, space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec
@@ -29,7 +29,8 @@ class StudyOptunaSearch(OptunaSearch):
 
     Ray tells Optuna COMPLETE with the last value for trials stopped early by
     ASHA and for trials that errored after reporting; TPE would then learn
-    from truncated values. Here they are PRUNED and FAIL.
+    from truncated values. Here they are PRUNED and FAIL, and told only once
+    the trial's Parquet row is written.
     """
 
     def __init__(self, *args, epochs: int, **kwargs):
@@ -53,7 +54,8 @@ class StudyOptunaSearch(OptunaSearch):
                 ot_trial.report(value, step)
         if error or truncated:
             result = None  # -> FAIL if error, else PRUNED (Optuna keeps its intermediate values)
-        super().on_trial_complete(trial_id, result=result, error=error)
+        # Told once the trial's row is written (orchestrator.run.optuna_storage): the rows come first.
+        defer_tell(trial_id, functools.partial(super().on_trial_complete, trial_id, result=result, error=error))
 
 
 def _sample(space_name: str, context: dict[str, Any], fixed: dict[str, Any], trial) -> dict[str, Any] | None:

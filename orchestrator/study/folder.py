@@ -7,10 +7,12 @@
     train/            Ray Train runs: each trial's checkpoints
     results/          Parquet tables (see orchestrator.results.store)
     state/<arm>.done  written when every trial of the arm is recorded
+    state/<arm>.carried.json  trials recorded before the arm's current Tune experiment (one started from records)
     logs/             Ray's own logs
 """
 
 import json
+import os
 import shutil
 from functools import cached_property
 from pathlib import Path
@@ -87,6 +89,21 @@ class StudyDir:
     def mark_done(self, arm_id: str) -> None:
         self._done_marker(arm_id).parent.mkdir(parents=True, exist_ok=True)
         self._done_marker(arm_id).touch()
+
+    def _carried_file(self, arm_id: str) -> Path:
+        return self.root / "state" / f"{arm_id}.carried.json"
+
+    def carried_trials(self, arm_id: str) -> set[str]:
+        """Trials recorded before the arm's Tune experiment started: they count toward its budget."""
+        path = self._carried_file(arm_id)
+        return set(json.loads(path.read_text())) if path.is_file() else set()
+
+    def set_carried_trials(self, arm_id: str, trial_ids: set[str]) -> None:
+        path = self._carried_file(arm_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(json.dumps(sorted(trial_ids)) + "\n")
+        os.replace(temporary, path)  # whole or absent: a kill mid-write must not forget carried trials
 
     def discard_arm_experiment(self, arm_id: str) -> None:
         """Drop an arm experiment that never saved restorable state (killed within its first seconds)."""

@@ -5,6 +5,7 @@ import pytest
 from optuna.samplers import TPESampler
 
 import search_spaces
+from orchestrator.run.optuna_storage import tell_deferred
 from orchestrator.run.tuning import StudyOptunaSearch, _sample
 
 
@@ -58,6 +59,10 @@ def test_early_stopped_and_errored_trials_are_not_told_as_complete():
     searcher.on_trial_complete("stopped", {"val_miou": 0.5, "epoch": 2})
     searcher.on_trial_complete("errored", {"val_miou": 0.7, "epoch": 3}, error=True)
     searcher.on_trial_complete("done", {"val_miou": 0.6, "epoch": 4})
+    # Optuna hears nothing until the recorder has written each trial's row (then it calls tell_deferred).
+    assert {t.state for t in searcher._ot_study.trials} == {optuna.trial.TrialState.RUNNING}
+    for trial_id in ("stopped", "errored", "done"):
+        tell_deferred(trial_id)
     states = [t.state for t in searcher._ot_study.trials]
     assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
 
@@ -73,5 +78,6 @@ def test_a_trial_ended_by_its_early_stopping_rule_is_complete_and_fixed_values_r
     config = searcher.suggest("early")
     assert config["frem_b"] == 8 and set(config) == {"lr", "frem_b", "frem_x"}
     searcher.on_trial_complete("early", {"val_miou": 0.5, "epoch": 3, "stopped_early": True})
+    tell_deferred("early")
     (trial,) = searcher._ot_study.trials
     assert trial.state == optuna.trial.TrialState.COMPLETE and "frem_b" not in trial.params

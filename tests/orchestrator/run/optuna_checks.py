@@ -21,7 +21,8 @@ def assert_optuna_matches_trials(study: Path) -> None:
         abandoned = [t for t in optuna_trials if t.user_attrs.get("abandoned")]
         assert all(t.state == TrialState.FAIL for t in abandoned)
         by_id = {t.user_attrs["tune_trial_id"]: t for t in optuna_trials if t not in abandoned}
-        assert sorted(by_id) == sorted(rows["trial_id"]), arm
+        states = [(t.number, t.state.name, t.user_attrs) for t in optuna_trials]
+        assert sorted(by_id) == sorted(rows["trial_id"]), (arm, states, sorted(rows["trial_id"]))
         for row in rows.itertuples():
             optuna_trial = by_id[row.trial_id]
             assert optuna_trial.state == STATES[row.status], (row.trial_id, row.status, optuna_trial.state)

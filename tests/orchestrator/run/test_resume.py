@@ -1,7 +1,8 @@
-"""Kill the driver with SIGKILL mid-study, resume, and check that every budgeted trial
-ran to the end and is recorded exactly once."""
+"""Kill the driver with SIGKILL at 10 random moments across one study, resume each time, and check
+that at the end every budgeted trial ran to the end and is recorded exactly once (issue 12)."""
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -20,53 +21,78 @@ pytestmark = pytest.mark.ray
 BUDGET, EPOCHS = 2, 2
 FREM_BUDGET = 4  # more than the baseline's, so the frem arm is still running when the baseline arm is done
 BUDGETS = {"cells__unet__baseline": BUDGET, "cells__unet__frem": FREM_BUDGET}
+KILLS = 10
+# Each kill waits for 0 or 1 new result rows since its driver started, then up to 4 s more: kills land
+# anywhere from Python's imports and Ray's start to mid-epoch, mid-trial and mid-arm, and the study moves on.
+NEW_ROWS_BEFORE_KILL = (0, 1)
+EXTRA_DELAY_S = 4.0
+TRUNCATE_AT_KILL = 5  # after this kill, Tune's state of every unfinished arm is cut short
 
 
-def _count(folder: Path, pattern: str) -> int:
-    return len(list(folder.glob(pattern))) if folder.exists() else 0
-
-
-def _kill_when(study: Path, spec_path: Path, storage: Path, ready) -> None:
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(storage)],
+def _driver(spec_path: Path, study: Path) -> subprocess.Popen:
+    # Killed before the study folder was written, the study starts again with `run`.
+    command = ["resume", str(study)] if (study / "spec.yaml").is_file() else ["run", str(spec_path)]
+    if command[0] == "run":
+        command += ["--storage", str(study.parent)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *command],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 300
+
+
+def _progress(study: Path) -> int:
+    """Result rows written so far: (trial, epoch) pairs seen, plus finished trials."""
+    epochs = set()
+    for path in (study / "results" / "epochs").glob("*/*.parquet"):
+        trial_id, _, epoch = path.stem.partition("-e")
+        epochs |= {(trial_id, int(epoch))} if epoch else {(trial_id, e) for e in range(1, EPOCHS + 1)}
+    return len(epochs) + len(list((study / "results" / "trials").glob("*/*.parquet")))
+
+
+def _kill_later(driver: subprocess.Popen, study: Path, new_rows: int, delay_s: float) -> bool:
+    """SIGKILL the driver ``delay_s`` after ``new_rows`` more result rows; False when it finished first."""
+    target, deadline = _progress(study) + new_rows, time.time() + 300
+    while _progress(study) < target and driver.poll() is None:
+        assert time.time() < deadline, "no progress in 5 minutes"
+        time.sleep(0.1)
     try:
-        while not ready(study):
-            assert driver.poll() is None, "the study ended before the kill point"
-            assert time.time() < deadline, "kill point not reached in 5 minutes"
-            time.sleep(0.2)
-    finally:  # a failed wait leaves no driver behind
+        driver.wait(timeout=delay_s)
+        return False
+    except subprocess.TimeoutExpired:
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
+        return True
 
 
-def mid_first_arm(study: Path) -> bool:
-    # a trial has reported an epoch, but not every trial of the first arm has finished
-    epochs = study / "results" / "epochs" / "cells__unet__baseline"
-    return _count(epochs, "*.parquet") >= 1
-
-
-def one_arm_done(study: Path) -> bool:
-    # both arms run at once; the baseline arm has the smaller budget and finishes first
-    return (study / "state" / "cells__unet__baseline.done").exists()
-
-
-def _truncate_tune_state(study: Path, arm: str) -> None:
+def _truncate_tune_state(study: Path) -> None:
     # Ray writes tuner.pkl non-atomically (upstream issue 58179): a kill mid-write leaves it cut short.
-    state = study / "arms" / arm / "tuner.pkl"
-    state.write_bytes(state.read_bytes()[:20])
+    for state in (study / "arms").glob("*/tuner.pkl"):
+        if not (study / "state" / f"{state.parent.name}.done").exists():
+            state.write_bytes(state.read_bytes()[:20])
 
 
-# (kill point, whether Tune's own state of the unfinished arm is then found truncated)
-KILLS = [(mid_first_arm, False), (one_arm_done, True)]
+def _done_arm_files(study: Path) -> dict[Path, int]:
+    done = [p.name.removesuffix(".done") for p in (study / "state").glob("*.done")]
+    return {p: p.stat().st_mtime_ns for arm in done for p in (study / "results").glob(f"*/{arm}/*")}
 
 
-@pytest.mark.parametrize(("kill_point", "truncated"), KILLS, ids=["mid_first_arm", "one_arm_done_tuner_pkl_truncated"])
-def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point, truncated):
+def _kill_repeatedly(spec_path: Path, study: Path) -> dict[Path, int]:
+    """Kill the study's driver KILLS times; returns the files of arms finished by the last kill."""
+    moments = random.Random(12)  # seeded: the same moments every run
+    kills = 0
+    while kills < KILLS:
+        new_rows, delay_s = moments.choice(NEW_ROWS_BEFORE_KILL), moments.uniform(0, EXTRA_DELAY_S)
+        killed = _kill_later(_driver(spec_path, study), study, new_rows, delay_s)
+        assert killed, f"the study ended after {kills} kills"
+        kills += 1
+        if kills == TRUNCATE_AT_KILL:
+            _truncate_tune_state(study)  # resumed from the study's own records
+    return _done_arm_files(study)
+
+
+def test_sigkill_at_ten_random_moments_then_resume_runs_exactly_the_budget(tmp_path):
     spec = tiny_spec(
         "killed",
         variants=["baseline", {"name": "frem", "trials": FREM_BUDGET}],
@@ -75,11 +101,7 @@ def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point, trunc
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     study = tmp_path / "runs" / "killed"
-    _kill_when(study, spec_path, tmp_path / "runs", kill_point)
-    if truncated:
-        _truncate_tune_state(study, "cells__unet__frem")  # resumed from the study's own records
-    done_arms = [p.name.removesuffix(".done") for p in (study / "state").glob("*.done")]
-    untouched = {p: p.stat().st_mtime_ns for arm in done_arms for p in (study / "results").glob(f"*/{arm}/*")}
+    untouched = _kill_repeatedly(spec_path, study)
 
     result = orchestrate("resume", study)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -92,8 +114,8 @@ def test_sigkill_then_resume_runs_exactly_the_budget(tmp_path, kill_point, trunc
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     assert set(epochs["trial_id"]) == set(trials["trial_id"]) and len(epochs) == sum(BUDGETS.values()) * EPOCHS
     assert_optuna_matches_trials(study)  # no Optuna trial left RUNNING; lost ones FAIL as abandoned
-    # Arms finished before the kill were not run again: their rows were not rewritten.
-    assert untouched and all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items()) or not done_arms
+    # Arms finished before the last kill were not run again: their rows were not rewritten.
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items())
 
 
 # Ctrl-C then resume: tests/cluster/test_jobs.py (`orchestrate stop` sends the study SIGINT, then
