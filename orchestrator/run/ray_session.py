@@ -25,6 +25,7 @@ RAY_ENV = {
 DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
 
 
+DASHBOARD_ENV = "ORCHESTRATE_RAY_DASHBOARD"
 LOCAL_TOKEN = Path.home() / ".ray" / "auth_token"  # where `ray start` keeps the token it enables
 
 
@@ -108,8 +109,10 @@ def _link_session_logs(context, log_dir: Path) -> None:
 
 
 @contextmanager
-def ray_session(address: str | None, log_dir: Path, arm: str | None = None):
-    """Ray for the study's process (``arm=None``), or for one arm's driver process joining the study's Ray."""
+def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dashboard: bool = True):
+    """Ray for the study's process (``arm=None``), or for one arm's driver process joining the study's Ray.
+
+    ``dashboard``: whether a Ray started here serves its dashboard (about 10 more Python processes)."""
     import ray
 
     if address:
@@ -127,9 +130,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None):
             address=address,
             runtime_env={"env_vars": {**RAY_ENV, **_own_address(address)}},
             log_to_driver=False,
-            # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner needs:
-            # without it, a trial stopped by Tune (ASHA) leaks its workers' CPUs.
-            include_dashboard=True,
+            include_dashboard=dashboard,
             dashboard_host="127.0.0.1",
             logging_level=logging.WARNING,
             configure_logging=False,
@@ -142,6 +143,13 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None):
         yield
     finally:
         ray.shutdown()
+
+
+def wants_dashboard(scheduler: str) -> bool:
+    """The local Ray's dashboard serves Ray's state API, which Ray Train's placement-group cleaner needs:
+    without it, a trial stopped by Tune (ASHA) leaks its workers' CPUs. Otherwise it is on only when
+    asked for (ORCHESTRATE_RAY_DASHBOARD=1), as starting it costs every study a few seconds."""
+    return scheduler == "asha" or os.environ.get(DASHBOARD_ENV) == "1"
 
 
 def study_ray_address(address: str | None) -> str:

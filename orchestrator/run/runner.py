@@ -21,7 +21,7 @@ from orchestrator.run.cluster_capacity import Fit, cluster_capacity, waiting_not
 from orchestrator.run.final_evaluation import evaluate_arm
 from orchestrator.run.optuna_storage import Outcome, forget_arm, settle_unfinished_trials
 from orchestrator.run.progress import ProgressCallback, StudyDisplay
-from orchestrator.run.ray_session import ray_session, study_ray_address
+from orchestrator.run.ray_session import ray_session, study_ray_address, wants_dashboard
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
 from orchestrator.run.tracking import create_study_experiment, tracker_callbacks
 from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
@@ -159,7 +159,7 @@ def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
     of its own joined to the study's Ray. Returns False if interrupted before the end."""
     spec = study.spec
     create_study_experiment(spec)
-    with ray_session(address, study.logs_dir):
+    with ray_session(address, study.logs_dir, dashboard=wants_dashboard(study.spec.scheduler)):
         with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
             _show_recorded(study, display)
             _say_if_waiting_for_resources(spec, display)
