@@ -52,7 +52,7 @@ def run_arm(study: StudyDir, arm: Arm, max_concurrent: int, context: dict | None
         # so TPE keeps learning from them) and a new experiment runs the rest of the budget. They are
         # written down, so that resuming that experiment later keeps them too.
         kept = study.results.recorded_trials(arm.id)
-        tuner = _fresh_tuner(study, arm, config, recorder, (max_concurrent, context), carried=kept)
+        tuner = _fresh_tuner(study, arm, config, recorder, carried=kept, max_concurrent=max_concurrent, context=context)
     if tuner is not None:
         tuner.fit()
     return reconcile_arm(study, arm, recorder, kept)
@@ -74,10 +74,9 @@ def _restored_tuner(study: StudyDir, arm: Arm, config) -> tune.Tuner | None:
     return None
 
 
-def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, limits: tuple[int, dict | None], carried: set[str]):
-    """``limits``: the arm's share of the study's concurrency and its search-space context; ``carried``:
-    the arm's trials recorded before, which the new experiment does not run again."""
-    max_concurrent, context = limits
+def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, *, carried: set[str], max_concurrent: int, context):
+    """``carried``: the arm's trials recorded before, which the new experiment does not run again;
+    ``max_concurrent``: the arm's share of the study's trials in flight; ``context``: its search-space context."""
     study.discard_arm_experiment(arm.id)
     study.set_carried_trials(arm.id, carried)
     remaining = arm.trials - len(carried)
