@@ -90,7 +90,9 @@ def settle_unfinished_trials(study_root: Path, arm_id: str, live: set[str], reco
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             continue
         state, value, epoch = outcome
+        if value is None and state != TrialState.FAIL:
+            state = TrialState.PRUNED  # nothing reported: as Ray's OptunaSearch tells such a trial
         if state == TrialState.PRUNED and epoch is not None and epoch not in trial.intermediate_values:
             storage.set_trial_intermediate_value(trial._trial_id, epoch, value)  # what PRUNED is valued at
-        values = [value] if state != TrialState.FAIL and value is not None else None
+        values = None if value is None or state == TrialState.FAIL else [value]
         storage.set_trial_state_values(trial._trial_id, state, values)
