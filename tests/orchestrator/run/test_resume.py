@@ -85,7 +85,7 @@ def _kill_repeatedly(spec_path: Path, study: Path) -> dict[Path, int]:
     while kills < KILLS:
         new_rows, delay_s = moments.choice(NEW_ROWS_BEFORE_KILL), moments.uniform(0, EXTRA_DELAY_S)
         killed = _kill_later(_driver(spec_path, study), study, new_rows, delay_s)
-        assert killed, f"the study ended after {kills} kills"
+        assert killed, f"the study ended after {kills} kills ({_progress(study)} result rows)"
         kills += 1
         if kills == TRUNCATE_AT_KILL:
             _truncate_tune_state(study)  # resumed from the study's own records
