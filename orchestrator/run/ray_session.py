@@ -145,11 +145,11 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
         ray.shutdown()
 
 
-def wants_dashboard(scheduler: str) -> bool:
+def wants_dashboard(stops_trials_mid_run: bool) -> bool:
     """The local Ray's dashboard serves Ray's state API, which Ray Train's placement-group cleaner needs:
     without it, a trial stopped by Tune (ASHA) leaks its workers' CPUs. Otherwise it is on only when
     asked for (ORCHESTRATE_RAY_DASHBOARD=1), as starting it costs every study a few seconds."""
-    return scheduler == "asha" or os.environ.get(DASHBOARD_ENV) == "1"
+    return stops_trials_mid_run or os.environ.get(DASHBOARD_ENV) == "1"
 
 
 def study_ray_address(address: str | None) -> str:

@@ -158,7 +158,7 @@ def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
     of its own joined to the study's Ray. Returns False if interrupted before the end."""
     spec = study.spec
     create_study_experiment(spec)
-    with ray_session(address, study.logs_dir, dashboard=wants_dashboard(study.spec.scheduler)):
+    with ray_session(address, study.logs_dir, dashboard=wants_dashboard(spec.stops_trials_mid_run)):
         with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
             _show_recorded(study, display)
             _say_if_waiting_for_resources(spec, display)

@@ -119,7 +119,7 @@ def new_tuner(
             # The arm's next trial runs in the Tune trial actor the last one used: no new process, no
             # imports. Not with ASHA: a trial it stops is still inside its Train run, the actor cannot
             # be reset, and Ray fails the next trial given to it.
-            reuse_actors=spec.scheduler != "asha",
+            reuse_actors=not spec.stops_trials_mid_run,
         ),
         run_config=tune.RunConfig(
             name=arm.id,

@@ -272,6 +272,11 @@ class StudySpec(_Strict):
     mode: Direction = Direction.MAX
     compare: CompareSpec = CompareSpec()
 
+    @property
+    def stops_trials_mid_run(self) -> bool:
+        """Whether Tune's scheduler may stop a trial inside its Train run (ASHA)."""
+        return self.scheduler == "asha"
+
     @field_validator("architectures", mode="before")
     @classmethod
     def _names_to_architectures(cls, value):

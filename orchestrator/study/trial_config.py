@@ -30,5 +30,5 @@ def trial_config(study: StudyDir, arm: Arm) -> TrialConfig:
         metric=spec.metric,
         direction=spec.mode,
         train_storage=str(study.train_dir),
-        stopped_mid_run=spec.scheduler == "asha",
+        stopped_mid_run=spec.stops_trials_mid_run,
     )
