@@ -46,7 +46,8 @@ class ArmOutcome:
 def run_arm(study: StudyDir, arm: Arm, max_concurrent: int, context: dict | None = None) -> ArmOutcome:
     config = trial_config(study, arm)
     recorder = ResultsRecorder(study.results, config)
-    tuner, kept = _restored_tuner(study, arm, config), study.carried_trials(arm.id)
+    kept = study.carried_trials(arm.id)
+    tuner = _restored_tuner(study, arm, config, kept)
     if tuner is None:
         # Nothing of Tune's to continue from: trials recorded before stay (their Optuna trials too,
         # so TPE keeps learning from them) and a new experiment runs the rest of the budget. They are
@@ -58,11 +59,12 @@ def run_arm(study: StudyDir, arm: Arm, max_concurrent: int, context: dict | None
     return reconcile_arm(study, arm, recorder, kept)
 
 
-def _restored_tuner(study: StudyDir, arm: Arm, config) -> tune.Tuner | None:
+def _restored_tuner(study: StudyDir, arm: Arm, config, carried: set[str]) -> tune.Tuner | None:
     if not can_restore(study, arm):
         return None
     try:
-        forgotten = study.results.recorded_trials(arm.id) - _known_trials(study, arm) - study.carried_trials(arm.id)
+        known = {trial.trial_id for trial in _saved_trials(study, arm)}
+        forgotten = study.results.recorded_trials(arm.id) - known - carried
         if not forgotten:
             return restore_tuner(study, arm, config)
         # Tune saved its state (every 2 s) before these trials were recorded: restored, it would run them
@@ -90,16 +92,16 @@ def _fresh_tuner(study: StudyDir, arm: Arm, config, recorder, *, carried: set[st
     return new_tuner(study, arm, config, callbacks, max_concurrent, samples=remaining, context=context)
 
 
-def _known_trials(study: StudyDir, arm: Arm) -> set[str]:
+def _saved_trials(study: StudyDir, arm: Arm) -> list:
     """The trials in the arm's latest saved Tune state."""
     if not study.arm_dir(arm.id).is_dir():
-        return set()
-    return {trial.trial_id for trial in tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials}
+        return []
+    return tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials
 
 
 def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder, kept: set[str] = frozenset()) -> ArmOutcome:
     """Record what Tune finished and the callbacks missed; ``kept``: trials recorded before this experiment."""
-    trials = tune.ExperimentAnalysis(str(study.arm_dir(arm.id))).trials if study.arm_dir(arm.id).is_dir() else []
+    trials = _saved_trials(study, arm)
     known = {trial.trial_id for trial in trials}
     recorded = study.results.recorded_trials(arm.id)
     for trial in trials:
