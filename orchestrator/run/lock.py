@@ -77,7 +77,7 @@ def _create(path: Path, holder: Holder) -> bool:
 
 def acquire(path: Path, holder: Holder) -> None:
     """Take the lock or raise the one-line refusal naming who holds it."""
-    raise_if_unwritable(path.parent.parent)  # resumed on full or read-only storage: say so, change nothing
+    path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(3):  # another driver may take over a stale lock between our steps
         if _create(path, holder):
             return
@@ -117,6 +117,7 @@ def _keep_touching(path: Path, holder: Holder, stop: threading.Event) -> None:
 def claim_driver(study: StudyDir) -> None:
     """Hold the study's lock for the rest of this process (released at exit, kept fresh meanwhile)."""
     path, holder, stop = lock_path(study), Holder.me(), threading.Event()
+    raise_if_unwritable(study.root)  # resumed on full or read-only storage: say so, change nothing
     acquire(path, holder)
     threading.Thread(target=_keep_touching, args=(path, holder, stop), daemon=True, name="study-lock").start()
     atexit.register(lambda: (stop.set(), release(path, holder)))
