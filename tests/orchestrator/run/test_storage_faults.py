@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from orchestrator.run.optuna_storage import optuna_storage
 from tests.conftest import REPO, orchestrate, tiny_spec
 from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
 
@@ -92,14 +93,7 @@ def _assert_one_line_error(result: subprocess.CompletedProcess, reason: str) -> 
 def _assert_readable(study: Path) -> None:
     for path in (study / "results").rglob("*.parquet"):
         pq.read_table(path)  # whole, not cut short
-    optuna.load_study(study_name="cells__unet__baseline", storage=_journal(study))
-
-
-def _journal(study: Path):
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    return JournalStorage(JournalFileBackend(str(study / "optuna" / "journal.log")))
+    optuna.load_study(study_name="cells__unet__baseline", storage=optuna_storage(study))
 
 
 def _files(study: Path) -> dict[Path, int]:
