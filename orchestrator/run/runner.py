@@ -63,12 +63,12 @@ def _restored_tuner(study: StudyDir, arm: Arm, config, carried: set[str]) -> tun
     if not can_restore(study, arm):
         return None
     try:
-        known = {trial.trial_id for trial in _saved_trials(study, arm)}
-        forgotten = study.results.recorded_trials(arm.id) - known - carried
+        ended = {trial.trial_id for trial in _saved_trials(study, arm) if trial.status in FINISHED}
+        forgotten = study.results.recorded_trials(arm.id) - ended - carried
         if not forgotten:
             return restore_tuner(study, arm, config)
-        # Tune saved its state (every 2 s) before these trials were recorded: restored, it would run them
-        # again while Optuna already holds them finished. The records are the truth: start from them.
+        # Tune saved its state (every 2 s) before these recorded trials ended: restored, it would run
+        # them again while Optuna already holds them finished. The records are the truth: start from them.
         problem = f"predates {len(forgotten)} recorded trial(s)"
     except Exception as error:  # Ray writes its state files non-atomically (upstream issue 58179): cut short
         problem = f"is unreadable ({error})"
