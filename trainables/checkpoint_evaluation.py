@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .checkpoint_files import CHECKPOINT_FILE
 from .config import TrialConfig
 from .data import class_names_of, image_sources, image_to_tensor, load_tiles
 from .heads import MULTILABEL_THRESHOLD, OutputHead
@@ -33,7 +34,6 @@ from .metrics import (
     threshold_sweep,
 )
 from .models import build_model, count_parameters
-from .train_loop import CHECKPOINT_FILE
 
 
 def _source_images(config: TrialConfig, stems: Sequence[str]) -> Iterator[tuple[str, list]]:

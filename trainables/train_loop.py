@@ -18,6 +18,7 @@ import ray.train.torch
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from .checkpoint_files import CHECKPOINT_FILE
 from .config import EarlyStopping, LrSchedule, SampledTrial, TrialConfig
 from .data import LoadedDataset, load_dataset
 from .losses import LossFn, build_loss, segmentation_loss
@@ -25,7 +26,6 @@ from .metrics import empty_confusion, label_confusion, split_metrics
 from .models import build_model
 from .variants import get_variant
 
-CHECKPOINT_FILE = "state.pt"
 LrScheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
 
 
