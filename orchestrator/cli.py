@@ -95,11 +95,17 @@ def _drive(study, address: str | None) -> None:
     console.print(f"results: {study.root / 'results'}")
 
 
+CheckpointStorage = Annotated[
+    str | None,
+    typer.Option(help="Where trial checkpoints go (s3://bucket/prefix, or an absolute folder); overrides the spec's."),
+]
+
+
 @app.command()
 @user_errors
 def run(
     spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")],
-    storage: Annotated[Path | None, typer.Option(help="Storage root; overrides the spec's `storage:`.")] = None,
+    storage: Annotated[str | None, typer.Option(help="A folder, the storage root; overrides `storage:`.")] = None,
     address: Annotated[
         str | None,
         typer.Option(help="Ray cluster to use (HOST:PORT, 'auto' or ray://...). Default: start a local Ray."),
@@ -108,17 +114,30 @@ def run(
         Budget,
         typer.Option(help="full: the spec as written; smoke: every arm, shrunk to minutes on a CPU (<name>-smoke)."),
     ] = Budget.FULL,
+    checkpoint_storage: CheckpointStorage = None,
 ):
     """Run a study: every arm searched with the same trial budget; results to Parquet; prints the comparison."""
     from orchestrator.study.budget import at_budget
+    from orchestrator.study.checkpoint_storage import check_checkpoint_storage
     from orchestrator.study.checks import validate_study
     from orchestrator.study.folder import StudyDir
-    from orchestrator.study.spec import load_spec
 
-    study_spec = at_budget(load_spec(spec), budget)
+    study_spec = at_budget(_load_spec(spec, checkpoint_storage), budget)
     validate_study(study_spec)
     _check_can_start(study_spec, address)  # before the study folder exists: a retry starts clean
+    check_checkpoint_storage(study_spec, new_study=True)
     _drive(StudyDir.create(study_spec, storage or study_spec.storage), address)
+
+
+def _load_spec(path: Path, checkpoint_storage: str | None):
+    """The spec, with --checkpoint-storage in place of its `checkpoint_storage:` where given."""
+    from orchestrator.study.spec import load_spec, parse_spec
+
+    spec = load_spec(path)
+    if checkpoint_storage is None:
+        return spec
+    data = {**spec.model_dump(mode="json"), "checkpoint_storage": checkpoint_storage}
+    return parse_spec(data, "--checkpoint-storage")
 
 
 @app.command()
@@ -128,12 +147,14 @@ def resume(
     address: Annotated[str | None, typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
 ):
     """Continue a study after Ctrl-C or a crash: finished arms stay untouched, unfinished trials resume."""
+    from orchestrator.study.checkpoint_storage import check_checkpoint_storage
     from orchestrator.study.checks import validate_study
     from orchestrator.study.folder import StudyDir
 
     opened = StudyDir.open(study)
     validate_study(opened.spec)  # the data may have moved or changed since the study started
     _check_can_start(opened.spec, address)
+    check_checkpoint_storage(opened.spec, new_study=False)
     _drive(opened, address)
 
 
@@ -162,7 +183,7 @@ JobId = Annotated[str, typer.Argument(help="A submission id, as printed by `subm
 def submit(
     spec: Annotated[Path, typer.Argument(help="Study spec (YAML).")],
     storage: Annotated[
-        str | None, typer.Option(help="Storage root every node sees (absolute path or URI); overrides `storage:`.")
+        str | None, typer.Option(help="Storage root on the driver's node (an absolute folder); overrides `storage:`.")
     ] = None,
     address: JobsAddress = "http://127.0.0.1:8265",
     budget: Annotated[Budget, typer.Option(help="full or smoke, as for `run`.")] = Budget.FULL,
@@ -171,15 +192,15 @@ def submit(
         str | None,
         typer.Option(help="A custom resource only the head has (cluster.yaml: study_driver): the driver runs there."),
     ] = None,
+    checkpoint_storage: CheckpointStorage = None,
 ):
     """Submit a study to a cluster as a Ray Job and return at once; prints the job's submission id."""
     from orchestrator.jobs.client import connect
     from orchestrator.jobs.client import submit as submit_job
     from orchestrator.jobs.submission import plan_job
     from orchestrator.study.budget import at_budget
-    from orchestrator.study.spec import load_spec
 
-    study_spec = at_budget(load_spec(spec), budget)
+    study_spec = at_budget(_load_spec(spec, checkpoint_storage), budget)
     plan = plan_job(study_spec, storage or study_spec.storage, resume, budget.value, driver_resource)
     submission_id = submit_job(connect(address), plan, study_spec)
     console.print(f"submitted {study_spec.name} as job [bold]{submission_id}[/] to {address}", highlight=False)

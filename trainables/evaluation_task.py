@@ -2,26 +2,28 @@
 and the worker that runs it imports the model code."""
 
 import json
-from pathlib import Path
 from typing import Any
 
+from . import storage
 from .config import TrialConfig
 from .direction import Direction
 
 
-def evaluate_checkpoint(checkpoint: Path, config: TrialConfig, hyper: dict[str, Any]):
+def evaluate_checkpoint(checkpoint: str, config: TrialConfig, hyper: dict[str, Any]):
     from .checkpoint_evaluation import evaluate_on_this_worker
 
-    return evaluate_on_this_worker(checkpoint, config, hyper)
+    with storage.local_copy(checkpoint) as directory:  # downloaded here when it is in an object store
+        return evaluate_on_this_worker(directory, config, hyper)
 
 
-def best_checkpoint(run_dir: Path, metric: str, direction: Direction, which: str = "best") -> Path:
-    """The checkpoint folder Ray Train kept with the best ``metric`` (from its run snapshot), or with
-    ``which="last"`` its latest one (the model after its last epoch, as 004 §3.6 evaluates)."""
-    snapshot = json.loads((Path(run_dir) / "checkpoint_manager_snapshot.json").read_text())
+def best_checkpoint(run_dir: str, metric: str, direction: Direction, which: str = "best") -> str:
+    """The checkpoint folder (or object-store prefix) Ray Train kept with the best ``metric`` (from its
+    run snapshot), or with ``which="last"`` its latest one (the model after its last epoch, as 004 §3.6
+    evaluates)."""
+    snapshot = json.loads(storage.read_text(storage.join(run_dir, "checkpoint_manager_snapshot.json")))
     if which == "last" and snapshot.get("latest_checkpoint_result"):
-        return Path(run_dir) / snapshot["latest_checkpoint_result"]["checkpoint_dir_name"]
+        return storage.join(run_dir, snapshot["latest_checkpoint_result"]["checkpoint_dir_name"])
     best = direction.best_of(snapshot["checkpoint_results"], key=lambda result: result["metrics"].get(metric))
     if best is None:
         raise FileNotFoundError(f"no checkpoint with a value of {metric} in {run_dir}")
-    return Path(run_dir) / best["checkpoint_dir_name"]
+    return storage.join(run_dir, best["checkpoint_dir_name"])

@@ -7,13 +7,13 @@ with ``TuneReportCallback`` forwarding each ``ray.train.report`` to Tune.
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import ray.train
 import ray.tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
+from . import storage
 from .config import SampledTrial, TrialConfig
 
 
@@ -74,16 +74,17 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     trainer.fit()
     fit_returned_at = time.time()
     wait_for_tune_to_take_the_last_report()
-    _write_phases(Path(trial.train_storage) / trial.train_run_name(trial_id), entered_at, fit_returned_at)
+    _write_phases(storage.join(trial.train_storage, trial.train_run_name(trial_id)), entered_at, fit_returned_at)
 
 
 PHASES_FILE = "phases.json"
 
 
-def _write_phases(run_dir: Path, entered_at: float, fit_returned_at: float) -> None:
+def _write_phases(run_dir: str, entered_at: float, fit_returned_at: float) -> None:
     """When the trial function started and when its Train run returned, for benchmarks/run.py's breakdown."""
     try:
-        (run_dir / PHASES_FILE).write_text(json.dumps({"entered_at": entered_at, "fit_returned_at": fit_returned_at}))
+        phases = {"entered_at": entered_at, "fit_returned_at": fit_returned_at}
+        storage.write_text(storage.join(run_dir, PHASES_FILE), json.dumps(phases))
     except OSError:
         pass  # a measurement only: never fail a trial over it
 

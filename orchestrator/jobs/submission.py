@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import UserError
+from orchestrator.study.folder import refuse_uri_storage
 from orchestrator.study.spec import StudySpec, dump_spec
 
 SUBMISSION_PREFIX = "orchestrate-"
@@ -50,10 +51,11 @@ class JobPlan:
 
 
 def plan_job(spec: StudySpec, storage: str, resume: bool, budget: str, driver_resource: str | None) -> JobPlan:
-    if "://" not in storage and not Path(storage).is_absolute():
+    refuse_uri_storage(storage)
+    if not Path(storage).is_absolute():
         raise UserError(
             f"storage {storage!r} is relative: a job runs in a temporary folder on the cluster; give --storage "
-            "an absolute path every node sees (a shared filesystem) or a bucket URI"
+            "an absolute path on the driver's node (or a shared filesystem)"
         )
     return JobPlan(spec.name, storage, resume, budget, driver_resource)
 

@@ -4,7 +4,8 @@
     spec.yaml         the spec as submitted (data paths made absolute); resume reads this copy
     splits/<dataset>.json  the source images of each split (and fold); resume reuses them
     arms/<arm>/       the arm's Ray Tune experiment (searcher state included)
-    train/            Ray Train runs: each trial's checkpoints
+    train/            Ray Train runs: each trial's checkpoints (or at the spec's checkpoint_storage,
+                      <checkpoint_storage>/<study name>/train, e.g. in an object store)
     results/          Parquet tables (see orchestrator.results.store)
     state/<arm>.done  written when every trial of the arm is recorded
     state/<arm>.carried.json  trials recorded before the arm's current Tune experiment (one started from records)
@@ -24,11 +25,21 @@ from orchestrator.results.schema import SCHEMA_VERSION
 from orchestrator.results.store import ResultsStore
 from orchestrator.study.spec import DatasetSpec, StudySpec, dump_spec, load_spec
 from orchestrator.study.splits import compute_split
+from trainables import storage
 from trainables.data import class_names_of, source_names
 from trainables.splits import select_fold
 
 SPEC_FILE = "spec.yaml"
 REFERENCE_FILE = "reference.csv"  # the spec's published numbers, copied: the study stays self-contained
+
+
+def refuse_uri_storage(storage: str) -> None:
+    if "://" in storage:
+        raise UserError(
+            f"storage {storage!r} is a URI, but the study folder (spec, results, Optuna) is a folder on the "
+            "driver's machine or a shared filesystem; put the checkpoints in the object store with "
+            "`checkpoint_storage:` (or --checkpoint-storage)"
+        )
 
 
 class StudyDir:
@@ -37,6 +48,7 @@ class StudyDir:
 
     @classmethod
     def create(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":
+        refuse_uri_storage(str(storage))
         study = cls(Path(storage) / spec.name)
         if (study.root / SPEC_FILE).exists():
             raise UserError(
@@ -72,6 +84,13 @@ class StudyDir:
     @property
     def train_dir(self) -> Path:
         return self.root / "train"
+
+    @property
+    def train_storage(self) -> str:
+        """Where Ray Train keeps the trials' runs: under the spec's checkpoint_storage, else train/."""
+        if self.spec.checkpoint_storage:
+            return storage.join(self.spec.checkpoint_storage, self.spec.name, "train")
+        return str(self.train_dir)
 
     @property
     def logs_dir(self) -> Path:

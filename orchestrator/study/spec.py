@@ -257,6 +257,9 @@ class CompareSpec(_Strict):
 class StudySpec(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     storage: str = "runs"
+    # Ray Train's trial runs (each trial's checkpoints): an object-store URI every node reaches
+    # (s3://bucket/prefix, gs://...), or an absolute folder; default: the study folder's train/.
+    checkpoint_storage: str | None = None
     seed: int = 0
     datasets: list[DatasetSpec] = Field(min_length=1)
     architectures: list[ArchitectureSpec] = Field(min_length=1)
@@ -276,6 +279,15 @@ class StudySpec(_Strict):
     def stops_trials_mid_run(self) -> bool:
         """Whether Tune's scheduler may stop a trial inside its Train run (ASHA)."""
         return self.scheduler == "asha"
+
+    @field_validator("checkpoint_storage")
+    @classmethod
+    def _checkpoints_where_every_node_reaches(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value and not Path(value).is_absolute():
+            raise ValueError(
+                f"{value!r} is relative; give a bucket URI (s3://bucket/prefix) or an absolute folder every node sees"
+            )
+        return value
 
     @field_validator("architectures", mode="before")
     @classmethod

@@ -29,6 +29,6 @@ def trial_config(study: StudyDir, arm: Arm) -> TrialConfig:
         evaluation=arm.evaluation.settings(),
         metric=spec.metric,
         direction=spec.mode,
-        train_storage=str(study.train_dir),
+        train_storage=study.train_storage,
         stopped_mid_run=spec.stops_trials_mid_run,
     )

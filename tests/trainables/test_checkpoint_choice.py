@@ -19,6 +19,7 @@ def _snapshot(run_dir, epochs_and_values, latest):
 
 def test_best_is_the_best_epoch_by_the_metric_and_last_is_the_latest(tmp_path):
     _snapshot(tmp_path, [(3, 0.8), (5, 0.6)], latest=5)  # Ray keeps the best and the latest
-    assert best_checkpoint(tmp_path, "val_miou", Direction.MAX).name == "checkpoint_3"
-    assert best_checkpoint(tmp_path, "val_miou", Direction.MIN).name == "checkpoint_5"
-    assert best_checkpoint(tmp_path, "val_miou", Direction.MAX, "last").name == "checkpoint_5"
+    run_dir = str(tmp_path)
+    assert best_checkpoint(run_dir, "val_miou", Direction.MAX) == f"{run_dir}/checkpoint_3"
+    assert best_checkpoint(run_dir, "val_miou", Direction.MIN) == f"{run_dir}/checkpoint_5"
+    assert best_checkpoint(run_dir, "val_miou", Direction.MAX, "last") == f"{run_dir}/checkpoint_5"

@@ -1,0 +1,55 @@
+"""Where Ray Train keeps a study's trial runs: a folder (local or on a shared filesystem), or an
+object-store URI (``s3://bucket/prefix``, ``gs://...``) that every node of a cluster reaches.
+
+Read and written through ``pyarrow.fs``, as Ray's own storage is, so the same credentials and
+endpoint settings (``AWS_ENDPOINT_URL``, an instance role, ...) serve both. No torch here: the trial
+actor and the final evaluation's worker import it before any model code.
+"""
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow.fs
+
+
+def is_uri(location: str) -> bool:
+    return "://" in location
+
+
+def join(location: str, *parts: str) -> str:
+    return "/".join([str(location).rstrip("/"), *parts])
+
+
+def filesystem(location: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    """The filesystem holding ``location`` and the path within it."""
+    if is_uri(location):
+        return pyarrow.fs.FileSystem.from_uri(location)
+    return pyarrow.fs.LocalFileSystem(), str(Path(location).resolve())
+
+
+def read_text(location: str) -> str:
+    fs, path = filesystem(location)
+    with fs.open_input_stream(path) as stream:
+        return stream.read().decode()
+
+
+def write_text(location: str, text: str) -> None:
+    fs, path = filesystem(location)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as stream:
+        stream.write(text.encode())
+
+
+@contextmanager
+def local_copy(location: str) -> Iterator[Path]:
+    """A folder on this machine with what ``location`` holds: the folder itself, or a download of it
+    (removed afterwards) when it is in an object store."""
+    if not is_uri(location):
+        yield Path(location)
+        return
+    with tempfile.TemporaryDirectory(prefix="checkpoint-") as directory:
+        fs, path = filesystem(location)
+        pyarrow.fs.copy_files(path, directory, source_filesystem=fs)
+        yield Path(directory)
