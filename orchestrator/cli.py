@@ -125,6 +125,7 @@ def run(
     study_spec = at_budget(_load_spec(spec, checkpoint_storage), budget)
     validate_study(study_spec)
     _check_can_start(study_spec, address)  # before the study folder exists: a retry starts clean
+    StudyDir.check_new(study_spec, storage or study_spec.storage)
     check_checkpoint_storage(study_spec, new_study=True)
     _drive(StudyDir.create(study_spec, storage or study_spec.storage), address)
 

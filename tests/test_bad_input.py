@@ -139,6 +139,13 @@ CASES: list[tuple[str, Callable[[Workspace], list[str]], str]] = [
         "no Ray cluster answers",
     ),
     ("resume-not-a-study", lambda w: ["resume", str(w.root / "data")], "not a study directory"),
+    ("run-storage-uri", lambda w: ["run", w.spec(), "--storage", "s3://bucket/runs"], "checkpoint_storage"),
+    ("run-relative-checkpoint-storage", lambda w: ["run", w.spec(), "--checkpoint-storage", "ckpts"], "relative"),
+    (
+        "run-unknown-checkpoint-storage-scheme",
+        lambda w: ["run", w.spec(checkpoint_storage="nope://x/y"), "--storage", str(w.root / "new")],
+        "nope://x/y",
+    ),
     # data imports
     ("import-unknown-kind", lambda w: ["datasets", "import", "kaggle", w.source_folder(), str(w.root / "x")], "kaggle"),
     ("import-missing-source", lambda w: _import(w, str(w.root / "nowhere")), "nowhere"),

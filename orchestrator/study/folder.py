@@ -47,7 +47,8 @@ class StudyDir:
         self.root = Path(root).resolve()
 
     @classmethod
-    def create(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":
+    def check_new(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":
+        """The study's folder under ``storage``, refused if a study of that name is already there."""
         refuse_uri_storage(str(storage))
         study = cls(Path(storage) / spec.name)
         if (study.root / SPEC_FILE).exists():
@@ -55,6 +56,11 @@ class StudyDir:
                 f"study {spec.name!r} already exists at {study.root}; continue it with "
                 f"`orchestrate resume {study.root}`, or rename the study (`name:`) or use --storage"
             )
+        return study
+
+    @classmethod
+    def create(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":
+        study = cls.check_new(spec, storage)
         study.root.mkdir(parents=True, exist_ok=True)
         if spec.compare.reference:
             shutil.copyfile(spec.compare.reference, study.root / REFERENCE_FILE)
