@@ -7,42 +7,12 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-# scripts/test.sh runs the suite on two pytest-xdist workers, grouped by --dist loadgroup: each test
-# file is one unit of work (its module fixtures run once), tests/cluster is one (its tests share one Ray
-# head, and a second head would rewrite the token in ~/.ray), and the slowest units start first, so
-# the short ones fill in beside them instead of one slow file running alone at the end.
-SLOWEST_FIRST = [
-    "tests/orchestrator/run/test_presets.py",
-    "tests/orchestrator/run/test_resume.py",
-    "tests/cluster",
-    "tests/orchestrator/reports/test_reports.py",
-    "tests/orchestrator/run/test_end_to_end.py",
-    "tests/orchestrator/run/test_storage_faults.py",
-    "tests/orchestrator/run/test_arm_settings.py",
-]
 # The real datasets sit beside the clone in CI (../shared); a user's clone has none, and those tests skip.
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 needs_shared_datasets = pytest.mark.skipif(
     not SHARED_DATASETS.is_dir(),
     reason=f"real datasets not found at {SHARED_DATASETS} (CI has them beside the clone; a plain clone does not)",
 )
-
-
-def _work_unit(item: pytest.Item) -> str:
-    path = item.path.relative_to(REPO).as_posix()
-    return "tests/cluster" if path.startswith("tests/cluster/") else path
-
-
-def _slowness_rank(item: pytest.Item) -> int:
-    unit = _work_unit(item)
-    return SLOWEST_FIRST.index(unit) if unit in SLOWEST_FIRST else len(SLOWEST_FIRST)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_work_unit(item)))
-    items.sort(key=_slowness_rank)  # stable: a file's tests keep their order
 
 
 def tiny_spec(name: str = "tiny", **overrides) -> dict:

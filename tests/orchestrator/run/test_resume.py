@@ -1,5 +1,7 @@
 """Kill the driver with SIGKILL at 10 random moments across one study, resume each time, and check
-that at the end every budgeted trial ran to the end and is recorded exactly once (issue 12)."""
+that at the end every budgeted trial ran to the end and is recorded exactly once, and that no epoch
+was trained twice (issue 12). The study keeps its trial checkpoints in an object store (a moto S3
+server on 127.0.0.1): every resumed trial continues from its checkpoint in the bucket."""
 
 import os
 import random
@@ -15,6 +17,7 @@ import yaml
 
 from tests.conftest import REPO, orchestrate, tiny_spec
 from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
+from tests.orchestrator.run.s3_server import BUCKET, assert_each_trial_checkpointed_in_the_bucket
 
 pytestmark = pytest.mark.ray
 
@@ -51,6 +54,18 @@ def _progress(study: Path) -> int:
     return len(epochs) + len(list((study / "results" / "trials").glob("*/*.parquet")))
 
 
+def _trained_epochs(study: Path) -> dict[tuple[str, int], tuple[float, float]]:
+    """(trial, epoch) -> (its training seconds, its loss) for every epoch recorded so far."""
+    rows = {}
+    for path in (study / "results" / "epochs").glob("*/*.parquet"):
+        try:
+            table = ds.dataset(path).to_table(columns=["trial_id", "epoch", "epoch_seconds", "train_loss"])
+        except FileNotFoundError:  # compacted away just now: its rows are in the trial's file
+            continue
+        rows |= {(r["trial_id"], r["epoch"]): (r["epoch_seconds"], r["train_loss"]) for r in table.to_pylist()}
+    return rows
+
+
 def _kill_later(driver: subprocess.Popen, study: Path, new_rows: int, delay_s: float) -> bool:
     """SIGKILL the driver ``delay_s`` after ``new_rows`` more result rows; False when it finished first."""
     target, deadline = _progress(study) + new_rows, time.time() + 300
@@ -78,30 +93,33 @@ def _done_arm_files(study: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for arm in done for p in (study / "results").glob(f"*/{arm}/*")}
 
 
-def _kill_repeatedly(spec_path: Path, study: Path) -> dict[Path, int]:
-    """Kill the study's driver KILLS times; returns the files of arms finished by the last kill."""
+def _kill_repeatedly(spec_path: Path, study: Path) -> tuple[dict[Path, int], dict]:
+    """Kill the study's driver KILLS times; returns the files of arms finished by the last kill, and
+    every epoch recorded before some kill."""
     moments = random.Random(12)  # seeded: the same moments every run
-    kills = 0
+    kills, trained = 0, {}
     while kills < KILLS:
         new_rows, delay_s = moments.choice(NEW_ROWS_BEFORE_KILL), moments.uniform(0, EXTRA_DELAY_S)
         killed = _kill_later(_driver(spec_path, study), study, new_rows, delay_s)
         assert killed, f"the study ended after {kills} kills ({_progress(study)} result rows)"
         kills += 1
+        trained |= _trained_epochs(study)
         if kills == TRUNCATE_AT_KILL:
             _truncate_tune_state(study)  # resumed from the study's own records
-    return _done_arm_files(study)
+    return _done_arm_files(study), trained
 
 
-def test_sigkill_at_ten_random_moments_then_resume_runs_exactly_the_budget(tmp_path):
+def test_sigkill_at_ten_random_moments_then_resume_runs_exactly_the_budget(s3_bucket, tmp_path):
     spec = tiny_spec(
         "killed",
         variants=["baseline", {"name": "frem", "trials": FREM_BUDGET}],
         budget={"trials_per_arm": BUDGET, "epochs": EPOCHS, "max_concurrent_trials": 2},
+        checkpoint_storage=f"s3://{BUCKET}/kills",
     )
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     study = tmp_path / "runs" / "killed"
-    untouched = _kill_repeatedly(spec_path, study)
+    untouched, trained_before_a_kill = _kill_repeatedly(spec_path, study)
 
     result = orchestrate("resume", study)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -116,6 +134,12 @@ def test_sigkill_at_ten_random_moments_then_resume_runs_exactly_the_budget(tmp_p
     assert_optuna_matches_trials(study)  # no Optuna trial left RUNNING; lost ones FAIL as abandoned
     # Arms finished before the last kill were not run again: their rows were not rewritten.
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in untouched.items())
+    # A resumed trial went on from its last checkpoint: an epoch it had recorded was not trained again
+    # (that would have taken another time). Trials Tune forgot (the truncated state) are not in the table.
+    final = _trained_epochs(study)
+    retrained = {key for key, seen in trained_before_a_kill.items() if key in final and final[key] != seen}
+    assert not retrained, sorted(retrained)
+    assert_each_trial_checkpointed_in_the_bucket(s3_bucket, f"{BUCKET}/kills/killed/train", trials["trial_id"], study)
 
 
 # Ctrl-C then resume: tests/cluster/test_jobs.py (`orchestrate stop` sends the study SIGINT, then
