@@ -23,6 +23,9 @@ RAY_ENV = {
 }
 # Driver only: save the Tune experiment state (searcher included) at most every 2 s.
 DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
+# A Ray started here: no idle workers prestarted for the first driver (the study's process, which runs
+# no task; each arm is a job of its own and gets workers of its own), two Python processes saved.
+LOCAL_SYSTEM_CONFIG = {"prestart_worker_first_driver": False}
 
 
 DASHBOARD_ENV = "ORCHESTRATE_RAY_DASHBOARD"
@@ -134,6 +137,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
             dashboard_host="127.0.0.1",
             logging_level=logging.WARNING,
             configure_logging=False,
+            **({} if address else {"_system_config": LOCAL_SYSTEM_CONFIG}),
         )
     except ConnectionError as error:
         raise UserError(f"could not connect to a Ray cluster at {address}: {error}; check --address") from None
