@@ -125,9 +125,10 @@ def run(
     study_spec = at_budget(_load_spec(spec, checkpoint_storage), budget)
     validate_study(study_spec)
     _check_can_start(study_spec, address)  # before the study folder exists: a retry starts clean
-    StudyDir.check_new(study_spec, storage or study_spec.storage)
+    root = storage or study_spec.storage
+    StudyDir.check_new(study_spec, root)  # a study that exists points to resume, before the bucket is asked
     check_checkpoint_storage(study_spec, new_study=True)
-    _drive(StudyDir.create(study_spec, storage or study_spec.storage), address)
+    _drive(StudyDir.create(study_spec, root), address)
 
 
 def _load_spec(path: Path, checkpoint_storage: str | None):

@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ needs_shared_datasets = pytest.mark.skipif(
     not SHARED_DATASETS.is_dir(),
     reason=f"real datasets not found at {SHARED_DATASETS} (CI has them beside the clone; a plain clone does not)",
 )
+
+
+def free_port() -> int:
+    """A TCP port nothing on 127.0.0.1 listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def tiny_spec(name: str = "tiny", **overrides) -> dict:

@@ -9,6 +9,7 @@ pickled, to every worker. It holds plain values only: no dependency on
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import storage
 from .direction import Direction
 from .heads import OutputHead
 from .seeding import derive_seed
@@ -148,6 +149,10 @@ class TrialConfig:
     def train_run_name(self, trial_id: str) -> str:
         """A deterministic Ray Train run name: a restarted trial finds its own checkpoints."""
         return f"{self.arm_id}__{trial_id}"
+
+    def train_run_location(self, trial_id: str) -> str:
+        """Where that run keeps its checkpoints: a folder, or a prefix in an object store."""
+        return storage.join(self.train_storage, self.train_run_name(trial_id))
 
 
 @dataclass(frozen=True)

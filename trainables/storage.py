@@ -36,7 +36,10 @@ def read_text(location: str) -> str:
 
 
 def write_text(location: str, text: str) -> None:
-    fs, path = filesystem(location)
+    write_text_on(*filesystem(location), text)
+
+
+def write_text_on(fs: pyarrow.fs.FileSystem, path: str, text: str) -> None:
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as stream:
         stream.write(text.encode())

@@ -74,7 +74,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     trainer.fit()
     fit_returned_at = time.time()
     wait_for_tune_to_take_the_last_report()
-    _write_phases(storage.join(trial.train_storage, trial.train_run_name(trial_id)), entered_at, fit_returned_at)
+    _write_phases(trial.train_run_location(trial_id), entered_at, fit_returned_at)
 
 
 PHASES_FILE = "phases.json"

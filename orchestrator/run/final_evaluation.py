@@ -19,7 +19,6 @@ from orchestrator.run.recorder import arm_key
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config
-from trainables import storage
 from trainables.config import TrialConfig
 from trainables.evaluation_task import best_checkpoint, evaluate_checkpoint
 
@@ -52,7 +51,7 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     if row is None:
         return None
     config = trial_config(study, arm)
-    run_dir = storage.join(config.train_storage, config.train_run_name(row["trial_id"]))
+    run_dir = config.train_run_location(row["trial_id"])
     checkpoint = best_checkpoint(run_dir, config.metric, config.direction, config.evaluation.checkpoint)
     hyper = sampled_hyperparameters(row, arm.variant.space)
     thresholds = config.evaluation.threshold_rows.items()

@@ -16,17 +16,16 @@ def check_checkpoint_storage(spec: StudySpec, new_study: bool) -> None:
     location = spec.checkpoint_storage
     if not location:
         return
-    runs = storage.join(location, spec.name, "train")
+    study_location = storage.join(location, spec.name)
     try:
-        fs, path = storage.filesystem(runs)
-        if new_study and fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True)):
+        fs, study_path = storage.filesystem(study_location)  # resolved once: for S3 it asks the bucket's region
+        if new_study and fs.get_file_info(pyarrow.fs.FileSelector(f"{study_path}/train", allow_not_found=True)):
             raise UserError(
-                f"{runs} already holds trial runs of a study named {spec.name!r}; rename the study (`name:`) "
-                "or give another checkpoint_storage"
+                f"{study_location}/train already holds trial runs of a study named {spec.name!r}; rename the "
+                "study (`name:`) or give another checkpoint_storage"
             )
-        probe = storage.join(location, spec.name, PROBE)
-        storage.write_text(probe, "orchestrate checks that it can write here\n")
-        fs.delete_file(storage.filesystem(probe)[1])
+        storage.write_text_on(fs, f"{study_path}/{PROBE}", "orchestrate checks that it can write here\n")
+        fs.delete_file(f"{study_path}/{PROBE}")
     except (OSError, ValueError, pyarrow.ArrowException) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(

@@ -33,10 +33,10 @@ SPEC_FILE = "spec.yaml"
 REFERENCE_FILE = "reference.csv"  # the spec's published numbers, copied: the study stays self-contained
 
 
-def refuse_uri_storage(storage: str) -> None:
-    if "://" in storage:
+def refuse_uri_storage(root: str) -> None:
+    if storage.is_uri(root):
         raise UserError(
-            f"storage {storage!r} is a URI, but the study folder (spec, results, Optuna) is a folder on the "
+            f"storage {root!r} is a URI, but the study folder (spec, results, Optuna) is a folder on the "
             "driver's machine or a shared filesystem; put the checkpoints in the object store with "
             "`checkpoint_storage:` (or --checkpoint-storage)"
         )

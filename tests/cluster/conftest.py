@@ -3,7 +3,6 @@
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,17 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 
 @dataclass(frozen=True)
 class Head:
     jobs_api: str  # http://127.0.0.1:PORT, what `orchestrate submit/jobs/logs/stop --address` take
     gcs: str  # NODE_IP:PORT, what `orchestrate run --address` takes
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_jobs_api(address: str, head: subprocess.Popen, timeout_s: float = 120) -> None:
@@ -46,7 +41,7 @@ BIN = Path(sys.executable).parent  # the job's `python` and `ray` are this envir
 def _own_ports() -> list[str]:
     # Ports of its own: another Ray on this machine (a test's local study) may hold the defaults.
     ports = ["--dashboard-agent-listen-port", "--metrics-export-port", "--dashboard-agent-grpc-port"]
-    return [f"{flag}={_free_port()}" for flag in [*ports, "--runtime-env-agent-port"]]
+    return [f"{flag}={free_port()}" for flag in [*ports, "--runtime-env-agent-port"]]
 
 
 def start_node(arguments: list[str]) -> subprocess.Popen:
@@ -87,7 +82,7 @@ def stop_node(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="package")  # stopped once tests/cluster is done, not left idling through the suite
 def ray_head() -> Head:
     """A head node with 2 CPUs, the dashboard (Jobs API) and cluster.yaml's study_driver resource."""
-    dashboard_port, gcs_port = _free_port(), _free_port()
+    dashboard_port, gcs_port = free_port(), free_port()
     arguments = ["--head", "--num-cpus=2", f"--port={gcs_port}", '--resources={"study_driver": 1}']
     arguments += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}"]
     process = start_node(arguments)

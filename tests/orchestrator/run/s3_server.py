@@ -3,20 +3,15 @@ tests use) on 127.0.0.1, with the environment pointing every process (Ray's too)
 
 import contextlib
 import logging
-import socket
 from collections.abc import Iterator
 
 import pyarrow.fs
 import pytest
 
+from tests.conftest import free_port
+
 BUCKET = "checkpoints"
 ACCESS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -25,7 +20,7 @@ def s3_bucket_on_a_local_server() -> Iterator[pyarrow.fs.S3FileSystem]:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in the test's log
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     settings = {
