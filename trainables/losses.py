@@ -34,12 +34,13 @@ def _binary_logit(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _single(name: str, focal_gamma: float) -> LossFn:
-    from segmentation_models_pytorch import losses as smp_losses
-
     if name == "ce":
         return F.cross_entropy
     if name == "bce":
         return lambda logits, target: F.binary_cross_entropy_with_logits(_binary_logit(logits), target.float())
+    # Here, not at the top: importing smp (timm, torchvision) costs each trial's fresh worker about 0.7 s.
+    from segmentation_models_pytorch import losses as smp_losses
+
     if name == "dice":
         return smp_losses.DiceLoss("multiclass", from_logits=True)
     if name == "jaccard":

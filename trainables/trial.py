@@ -15,6 +15,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from . import storage
 from .config import SampledTrial, TrialConfig
+from .torch_backend import TrialTorchConfig
 
 
 def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
@@ -56,6 +57,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     trainer = lean_torch_trainer(trial.stopped_mid_run)(
         train_loop_per_worker,
         train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},
+        torch_config=TrialTorchConfig(),  # Ray's TorchConfig would make the controller import torch
         scaling_config=ray.train.ScalingConfig(
             num_workers=resources.workers, use_gpu=resources.use_gpu, resources_per_worker=resources.per_worker
         ),

@@ -13,7 +13,7 @@ from orchestrator.errors import UserError
 # Environment for every Ray process of the study. The Train health-check interval
 # (default 2 s) is about half the fixed cost of a small trial.
 RAY_ENV = {
-    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5",
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
     # Side actors every trial would start and never needs (each a new Python process).
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
     "RAY_TRAIN_METRICS_ENABLED": "0",

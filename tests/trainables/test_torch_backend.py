@@ -1,0 +1,65 @@
+"""The trial's torch backend: the Train controller's side stays torch-free, the workers still get
+a real process group (gloo across two Ray Train workers)."""
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+import ray
+import ray.train
+from ray.train.v2._internal.callbacks.accelerators import AcceleratorSetupCallback
+from ray.train.v2._internal.callbacks.backend_setup import BackendSetupCallback
+
+from trainables.torch_backend import TrialTorchConfig
+
+CONTROLLER_SIDE = """
+import pickle, sys
+import ray.train.v2._internal.execution.controller.controller
+pickle.loads(sys.stdin.buffer.read())
+print("torch" in sys.modules)
+"""
+
+
+def test_the_controller_unpickles_the_trials_backend_without_importing_torch():
+    # What the Train controller receives for the backend: the config and the two callbacks that hold it.
+    config = TrialTorchConfig(backend="gloo")
+    scaling = ray.train.ScalingConfig(num_workers=1)
+    payload = pickle.dumps([config, BackendSetupCallback(config), AcceleratorSetupCallback(config, scaling)])
+    loaded = subprocess.run(
+        [sys.executable, "-c", CONTROLLER_SIDE], input=payload, capture_output=True, check=True
+    ).stdout.decode()
+    assert loaded.strip() == "False"
+
+
+def _all_reduce_ranks() -> None:
+    import tempfile
+
+    import torch
+    import torch.distributed as dist
+
+    total = torch.tensor([float(dist.get_rank() + 1)])
+    dist.all_reduce(total)
+    metrics = {"world_size": dist.get_world_size(), "rank_sum": total.item(), "backend": dist.get_backend()}
+    with tempfile.TemporaryDirectory() as directory:  # Ray keeps the metrics that come with a checkpoint
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+
+
+@pytest.fixture
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_two_workers_get_one_gloo_process_group(local_ray, tmp_path):
+    from ray.train.torch import TorchTrainer
+
+    trainer = TorchTrainer(
+        _all_reduce_ranks,
+        torch_config=TrialTorchConfig(),
+        scaling_config=ray.train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
+        run_config=ray.train.RunConfig(name="ddp", storage_path=str(tmp_path)),
+    )
+    metrics = trainer.fit().metrics
+    assert metrics["world_size"] == 2 and metrics["rank_sum"] == 3.0 and metrics["backend"] == "gloo"
