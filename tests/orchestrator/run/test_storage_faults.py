@@ -1,15 +1,18 @@
-"""The storage fills up mid-study, then turns read-only: each time one clear line and exit code 2,
-no file corrupted, and once repaired `resume` finishes the study with every trial once (issue 12).
+"""The storage turns read-only mid-study, then fills up mid-resume: each time one clear line and exit
+code 2, no file corrupted, and once repaired `resume` finishes the study with every trial once (issue 12).
 
 The storage is a small tmpfs mounted by the test. Linux refuses to remount a filesystem read-only
 while a process holds a file open for writing there (EBUSY), as a running study does with its logs,
-so the mid-study fault is a full disk; read-only is tested on `resume`."""
+so the read-only fault is a read-only bind mount stacked over it: every file opened from then on is
+refused (EROFS), as on an NFS export turned read-only, and unmounting it is the repair. A file
+already open for appending (the study's own log) keeps writing to the filesystem beneath."""
 
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -36,7 +39,7 @@ pytestmark = [
     pytest.mark.skipif(not _can_mount(), reason="mounting a tmpfs needs root (CAP_SYS_ADMIN); CI runs as root"),
 ]
 
-BUDGET, EPOCHS = 3, 2
+BUDGET, EPOCHS = 4, 2  # each fault leaves trials to run
 
 
 @pytest.fixture
@@ -48,7 +51,18 @@ def disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def _fill(disk: Path) -> Path:
+@contextmanager
+def read_only(disk: Path):
+    subprocess.run(["mount", "--bind", str(disk), str(disk)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(disk)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+@contextmanager
+def full(disk: Path):
     filler = disk / "filler"
     with open(filler, "wb") as file:
         try:
@@ -57,29 +71,32 @@ def _fill(disk: Path) -> Path:
                 file.flush()
         except OSError:  # ENOSPC: the disk is full
             pass
-    return filler
+    try:
+        yield
+    finally:
+        filler.unlink()
 
 
-def _remount(disk: Path, mode: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,{mode}", str(disk)], check=True)
+def _recorded_trials(study: Path) -> int:
+    return len(list((study / "results" / "trials").glob("*/*.parquet")))
 
 
-def _run_until_first_trial_then_fill(spec_path: Path, disk: Path, logs: Path) -> subprocess.CompletedProcess:
+def _fault_after_a_trial(command: list[str], study: Path, fault, logs: Path) -> subprocess.CompletedProcess:
+    """Run `orchestrate COMMAND`; once it has recorded a trial, hold ``fault`` on the disk until it ends."""
+    before = _recorded_trials(study)
     with open(logs / "out", "w") as out, open(logs / "err", "w") as err:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", str(disk)],
+            [sys.executable, "-m", "orchestrator", *command],
             cwd=REPO,
             stdout=out,
             stderr=err,
             env={**os.environ, "COLUMNS": "200"},
         )
-        trials = disk / "full" / "results" / "trials"
-        while not any(trials.glob("*/*.parquet")):
-            assert driver.poll() is None, "the study ended before its first trial was recorded"
+        while _recorded_trials(study) <= before:
+            assert driver.poll() is None, "the command ended before it recorded a trial"
             time.sleep(0.2)
-        filler = _fill(disk)
-        returncode = driver.wait(timeout=300)
-    filler.unlink()
+        with fault(study.parent):
+            returncode = driver.wait(timeout=300)
     return subprocess.CompletedProcess(driver.args, returncode, (logs / "out").read_text(), (logs / "err").read_text())
 
 
@@ -100,20 +117,25 @@ def _files(study: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in study.rglob("*") if p.is_file() and "logs" not in p.parts}
 
 
-def test_full_then_read_only_storage_stops_cleanly_and_resume_finishes(tmp_path, disk):
-    spec = tiny_spec("full", variants=["baseline"], budget={"trials_per_arm": BUDGET, "epochs": EPOCHS})
+def test_read_only_then_full_storage_stop_cleanly_and_resume_finishes(tmp_path, disk):
+    spec = tiny_spec("faults", variants=["baseline"], budget={"trials_per_arm": BUDGET, "epochs": EPOCHS})
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
-    study = disk / "full"
+    study = disk / "faults"
 
-    _assert_one_line_error(_run_until_first_trial_then_fill(spec_path, disk, tmp_path), "No space left on device")
+    run = ["run", str(spec_path), "--storage", str(disk)]
+    _assert_one_line_error(_fault_after_a_trial(run, study, read_only, tmp_path), "Read-only file system")
     _assert_readable(study)
 
     before = _files(study)
-    _remount(disk, "ro")
-    _assert_one_line_error(orchestrate("resume", study), "Read-only file system")
-    assert _files(study) == before  # nothing written, nothing lost
-    _remount(disk, "rw")
+    with read_only(disk):  # still read-only: resume refuses at once and writes nothing
+        _assert_one_line_error(orchestrate("resume", study), "Read-only file system")
+    assert _files(study) == before
+
+    _assert_one_line_error(_fault_after_a_trial(["resume", str(study)], study, full, tmp_path), "No space left")
+    _assert_readable(study)
+    recorded = [path for path in before if "results" in path.parts]
+    assert recorded and all(path.exists() for path in recorded)  # every row recorded before stays
 
     result = orchestrate("resume", study)
     assert result.returncode == 0, result.stdout + result.stderr
