@@ -61,3 +61,12 @@ def orchestrate(*args, timeout: float = 600, **kwargs) -> subprocess.CompletedPr
         env=env,
         **kwargs,
     )
+
+
+@pytest.fixture(scope="module")
+def s3_bucket():
+    """An empty bucket on a moto S3 server started for the module (see tests/orchestrator/run/s3_server.py)."""
+    from tests.orchestrator.run.s3_server import s3_bucket_on_a_local_server
+
+    with s3_bucket_on_a_local_server() as s3:
+        yield s3

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orchestrator.errors import UserError
-from orchestrator.jobs.submission import STOP_ENV, SUBMISSION_PREFIX, JobPlan, stage_spec
-from orchestrator.run.ray_session import send_token_if_there_is_one
+from orchestrator.jobs.submission import JOB_ENV, STOP_ENV, SUBMISSION_PREFIX, JobPlan, stage_spec
+from orchestrator.run.ray_session import object_store_env, send_token_if_there_is_one
 from orchestrator.study.spec import StudySpec
 
 ACTIVE = ("PENDING", "RUNNING")
@@ -56,7 +56,7 @@ def submit(client, plan: JobPlan, spec: StudySpec) -> str:
     job = {
         "entrypoint": plan.entrypoint(),
         "submission_id": submission_id,
-        "runtime_env": {"working_dir": str(staging), "env_vars": STOP_ENV},
+        "runtime_env": {"working_dir": str(staging), "env_vars": {**JOB_ENV, **object_store_env()}},
         "metadata": {"study": plan.study_name, "storage": plan.storage},
         "entrypoint_resources": plan.entrypoint_resources(),
     }

@@ -21,6 +21,9 @@ STAGED_SPEC = "spec.yaml"
 # Ray's `job stop` sends SIGTERM and kills 3 s later; Ctrl-C (SIGINT) is how a study stops cleanly
 # (Tune saves its state, each arm's driver exits, the study stays resumable), given time to do it.
 STOP_ENV = {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": "120"}
+# The job carries the object-store settings (ray_session.OBJECT_STORE_ENV) and the study's driver passes
+# them on to its Ray again; Ray refuses a driver's env var that repeats the job's unless told to combine.
+JOB_ENV = {**STOP_ENV, "RAY_OVERRIDE_JOB_RUNTIME_ENV": "1"}
 
 
 @dataclass(frozen=True)

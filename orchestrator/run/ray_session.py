@@ -26,6 +26,23 @@ DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
 # A Ray started here: no idle workers prestarted for the first driver (the study's process, which runs
 # no task; each arm is a job of its own and gets workers of its own), two Python processes saved.
 LOCAL_SYSTEM_CONFIG = {"prestart_worker_first_driver": False}
+# The object-store settings pyarrow reads for S3 (endpoint, credentials, region). Where the driver has
+# them, every process of the study gets them too: nodes started without them still reach the bucket.
+OBJECT_STORE_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "AWS_EC2_METADATA_DISABLED",
+)
+
+
+def object_store_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in OBJECT_STORE_ENV if name in os.environ}
 
 
 DASHBOARD_ENV = "ORCHESTRATE_RAY_DASHBOARD"
@@ -131,7 +148,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
     try:
         context = ray.init(
             address=address,
-            runtime_env={"env_vars": {**RAY_ENV, **_own_address(address)}},
+            runtime_env={"env_vars": {**RAY_ENV, **object_store_env(), **_own_address(address)}},
             log_to_driver=False,
             include_dashboard=dashboard,
             dashboard_host="127.0.0.1",

@@ -21,6 +21,12 @@ class Head:
     gcs: str  # NODE_IP:PORT, what `orchestrate run --address` takes
 
 
+def job_id(submitted: subprocess.CompletedProcess) -> str:
+    """The submission id `orchestrate submit` printed."""
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    return submitted.stdout.split(" as job ")[1].split()[0]
+
+
 def _wait_for_jobs_api(address: str, head: subprocess.Popen, timeout_s: float = 120) -> None:
     # Through the CLI, as a user would: a fresh process reads the token `ray start` left in ~/.ray.
     from tests.conftest import orchestrate

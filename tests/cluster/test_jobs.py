@@ -1,21 +1,16 @@
 """Studies as Ray Jobs, against a real Ray head with its dashboard (the Jobs API) started by the test."""
 
-import subprocess
 import time
 
 import pyarrow.dataset as ds
 import pytest
 import yaml
 
+from tests.cluster.conftest import job_id
 from tests.conftest import orchestrate, tiny_spec
 from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
 
 pytestmark = pytest.mark.ray
-
-
-def _job_id(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.split(" as job ")[1].split()[0]
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -34,7 +29,7 @@ def test_a_study_submitted_stopped_and_resumed_as_jobs_runs_its_budget_once(ray_
     budget = {"trials_per_arm": 2, "epochs": 2, "max_concurrent_trials": 1}
     spec.write_text(yaml.safe_dump(tiny_spec("jobs", variants=["baseline"], budget=budget)))
     storage = tmp_path / "runs"
-    first = _job_id(orchestrate("submit", spec, "--storage", storage, "--address", head, *ON_THE_HEAD))
+    first = job_id(orchestrate("submit", spec, "--storage", storage, "--address", head, *ON_THE_HEAD))
     assert first == "orchestrate-jobs-1"  # from the study's name: the n-th submission of it
     again = orchestrate("submit", spec, "--storage", storage, "--address", head)
     assert again.returncode == 2 and "already" in again.stderr and first in again.stderr
@@ -46,7 +41,7 @@ def test_a_study_submitted_stopped_and_resumed_as_jobs_runs_its_budget_once(ray_
     stopped_logs = orchestrate("logs", first, "--address", head).stdout  # the study's own output: Ctrl-C
     assert "interrupted; nothing finished is lost" in stopped_logs and "Traceback" not in stopped_logs
 
-    second = _job_id(orchestrate("submit", spec, "--storage", storage, "--address", head, "--resume", *ON_THE_HEAD))
+    second = job_id(orchestrate("submit", spec, "--storage", storage, "--address", head, "--resume", *ON_THE_HEAD))
     assert second == "orchestrate-jobs-2"
     followed = orchestrate("logs", second, "--address", head, "--follow", timeout=600)
     assert followed.returncode == 0 and f"job {second}: SUCCEEDED" in followed.stdout, followed.stdout[-3000:]

@@ -1,12 +1,12 @@
-"""A study on a two-node cluster (the head and a worker node, each a `ray start` on this machine):
-trials run on both nodes, and a trial on the worker node killed mid-trial moves to the head and
-continues from its last checkpoint, with no epoch lost or recorded twice."""
+"""A study submitted as a Ray Job to a two-node cluster (the head and a worker node, each a `ray start`
+on this machine), its trial checkpoints in S3 (moto's server on 127.0.0.1): trials run on both nodes,
+a trial on the worker node killed mid-trial moves to the head and continues from its last checkpoint
+in the bucket, with no epoch lost or recorded twice, and the finished study compares."""
 
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -14,8 +14,9 @@ import pyarrow.dataset as ds
 import pytest
 import yaml
 
-from tests.cluster.conftest import start_node, stop_node, wait_until_started
-from tests.conftest import REPO, tiny_spec
+from tests.cluster.conftest import job_id, start_node, stop_node, wait_until_started
+from tests.conftest import orchestrate, tiny_spec
+from tests.orchestrator.run.s3_server import BUCKET, assert_each_trial_checkpointed_in_the_bucket
 
 pytestmark = pytest.mark.ray
 EPOCHS, TRIALS = 6, 3  # 3 trials at once: two fill the head's 2 CPUs, one the worker node's
@@ -46,34 +47,48 @@ def _trial_mid_run_on(study, node: str) -> str | None:
     return started[0] if started else None
 
 
-def test_trials_spread_over_nodes_and_one_on_a_killed_node_finishes_on_another(ray_head, tmp_path):
-    worker = start_node([f"--address={ray_head.gcs}", "--num-cpus=1"])
+def _kill_mid_trial(node: subprocess.Popen, study) -> str:
+    """SIGKILL the node (raylet, workers and all) once a trial there is mid-run; that trial's id."""
+    deadline, node_id, moved = time.monotonic() + 300, _node_id(node), None
+    while moved is None:
+        assert node.poll() is None and time.monotonic() < deadline, "no trial reported from the worker node"
+        time.sleep(0.5)
+        moved = _trial_mid_run_on(study, node_id)
+    os.killpg(node.pid, signal.SIGKILL)
+    return moved
+
+
+def test_a_job_on_two_nodes_survives_a_killed_node_with_checkpoints_in_s3_and_compares(ray_head, s3_bucket, tmp_path):
+    worker = start_node([f"--address={ray_head.gcs}", "--num-cpus=1"])  # after s3_bucket: it has the endpoint
     wait_until_started(worker)  # joined before the study starts: its three trials start at once
+    lost_node = _node_id(worker)
     spec = tiny_spec(
         "nodes",
         variants=["baseline"],
         datasets=[{"name": "cells", "kind": "synthetic", "num_images": 64, "image_size": 64}],
         budget={"trials_per_arm": TRIALS, "epochs": EPOCHS, "max_concurrent_trials": TRIALS},
         resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2},  # Train restarts a lost worker
+        checkpoint_storage=f"s3://{BUCKET}/cluster",
     )
     (tmp_path / "nodes.yaml").write_text(yaml.safe_dump(spec))
-    study = tmp_path / "runs" / "nodes"
-    command = [sys.executable, "-m", "orchestrator", "run", str(tmp_path / "nodes.yaml"), "--storage"]
-    driver = subprocess.Popen([*command, str(tmp_path / "runs"), "--address", ray_head.gcs], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    study, head = tmp_path / "runs" / "nodes", ray_head.jobs_api
+    submitted = orchestrate(
+        "submit",
+        tmp_path / "nodes.yaml",
+        "--storage",
+        tmp_path / "runs",
+        "--address",
+        head,
+        "--driver-resource",
+        "study_driver",
+    )  # fmt: skip - the driver stays on the head
+    job = job_id(submitted)
     try:
-        deadline, lost_node, moved = time.monotonic() + 300, _node_id(worker), None
-        while moved is None:
-            assert driver.poll() is None and time.monotonic() < deadline, "no trial reported from the worker node"
-            time.sleep(0.5)
-            moved = _trial_mid_run_on(study, lost_node)
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker node dies mid-trial: raylet, workers and all
-        output, _ = driver.communicate(timeout=600)
+        moved = _kill_mid_trial(worker, study)
+        followed = orchestrate("logs", job, "--address", head, "--follow", timeout=600)
     finally:
         stop_node(worker)
-        if driver.poll() is None:
-            driver.kill()
-    assert driver.returncode == 0, output[-3000:]
+    assert followed.returncode == 0 and f"job {job}: SUCCEEDED" in followed.stdout, followed.stdout[-3000:]
     trials = ds.dataset(study / "results" / "trials").to_table().to_pandas()
     assert len(trials) == TRIALS and (trials["status"] == "completed").all()
     epochs = ds.dataset(study / "results" / "epochs").to_table().to_pandas()
@@ -83,3 +98,6 @@ def test_trials_spread_over_nodes_and_one_on_a_killed_node_finishes_on_another(r
     assert moved_epochs["epoch"].tolist() == list(range(1, EPOCHS + 1))
     assert moved_epochs["node"].iloc[0] == lost_node and moved_epochs["node"].iloc[-1] != lost_node
     assert trials.set_index("trial_id").loc[moved, "node"] != lost_node
+    assert_each_trial_checkpointed_in_the_bucket(s3_bucket, f"{BUCKET}/cluster/nodes", trials["trial_id"], study)
+    compared = orchestrate("compare", study)
+    assert compared.returncode == 0 and "| unet | baseline |" in compared.stdout, compared.stdout + compared.stderr
