@@ -85,6 +85,21 @@ class Phases:
         return self.trial_actor + self.train_start + self.loop_setup + self.reports_and_teardown + self.handoff
 
 
+# What every trial's fresh Ray Train worker process must load before its first step: Ray Train's worker
+# module, torch, and torch._dynamo (torch.optim's optimizers import it when the first one is built).
+WORKER_FLOOR = (
+    "import ray.train.v2._internal.execution.worker_group.worker, torch; "
+    "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])"
+)
+
+
+def worker_import_floor() -> float:
+    """Wall seconds of a fresh Python process that loads only what a trial's worker cannot do without."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", WORKER_FLOOR], cwd=REPO, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def _phases(study: Path) -> Phases:
     rows = ds.dataset(study / "results" / "trials").to_table().to_pandas()
     epochs = ds.dataset(study / "results" / "epochs").to_table().to_pandas()
@@ -193,6 +208,8 @@ def _print_overhead(trials: int) -> None:
             f"  {name.replace('_', ' '):22} {seconds:6.2f} s{'  (training: not overhead)' if name == 'epochs' else ''}"
         )
     print(f"  {trials} trials, one at a time, on this machine")
+    floor = worker_import_floor()
+    print(f"  floor: a fresh process importing what a Train worker needs (Ray Train, torch, Adam): {floor:.2f} s")
 
 
 if __name__ == "__main__":
