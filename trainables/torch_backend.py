@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from ray._private.ray_constants import env_integer
+from ray.exceptions import GetTimeoutError
 from ray.train._internal.utils import get_address_and_port
 from ray.train.backend import Backend, BackendConfig
+from ray.train.constants import DEFAULT_TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S, TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S
 from ray.train.v2._internal.util import TrainingFramework
-
-SHUTDOWN_TIMEOUT_S = 30  # Ray's default for TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S
 
 
 @contextlib.contextmanager
@@ -35,10 +36,10 @@ def _cuda_device_set():
 
 @dataclass
 class TrialTorchConfig(BackendConfig):
-    """``ray.train.torch.TorchConfig``'s fields and behaviour; ``backend`` is "gloo" or "nccl"."""
+    """``ray.train.torch.TorchConfig`` with its default ``init_method="env"``; ``backend`` is "gloo" or "nccl"
+    (TorchTrainer fills it in from the scaling config)."""
 
     backend: str | None = None
-    init_method: str = "env"
     timeout_s: int = 1800
 
     @property
@@ -54,7 +55,7 @@ class TrialTorchConfig(BackendConfig):
         return TrainingFramework.TORCH
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backend": self.backend, "init_method": self.init_method, "timeout_s": self.timeout_s}
+        return {"backend": self.backend, "init_method": "env", "timeout_s": self.timeout_s}
 
 
 def _set_distributed_env_vars() -> None:
@@ -107,7 +108,8 @@ class TrialTorchBackend(Backend):
 
     def on_shutdown(self, worker_group, backend_config: TrialTorchConfig) -> None:
         shutdowns = worker_group.execute_async(_shutdown, destroy_process_group=len(worker_group) > 1)
+        timeout_s = env_integer(TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S, DEFAULT_TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S)
         try:
-            ray.get(shutdowns, timeout=SHUTDOWN_TIMEOUT_S)
-        except ray.exceptions.GetTimeoutError:
+            ray.get(shutdowns, timeout=timeout_s)
+        except GetTimeoutError:
             pass  # as Ray does: a worker that hangs on shutdown must not hang the trial

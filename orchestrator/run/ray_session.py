@@ -10,8 +10,9 @@ from pathlib import Path
 
 from orchestrator.errors import UserError
 
-# Environment for every Ray process of the study. The Train health-check interval
-# (default 2 s) is about half the fixed cost of a small trial.
+# Environment for every Ray process of the study. Each step of a trial's Train run (workers up,
+# training done) waits for the controller's next health check (default every 2 s; 0.5 s -> 0.2 s took
+# the run's teardown from 0.9 to 0.4 s, for one cheap poll of each worker every 0.2 s).
 RAY_ENV = {
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
     # Side actors every trial would start and never needs (each a new Python process).
