@@ -42,6 +42,12 @@ def user_errors(command):
 
 
 StudyPath = Annotated[Path, typer.Argument(help="A study directory (<storage>/<study name>), as printed by `run`.")]
+StudyLocation = Annotated[
+    str, typer.Argument(help="A study directory as printed by `run`, or a copy of it in an object store (s3://...).")
+]
+StudyLocations = Annotated[
+    list[str], typer.Argument(help="One or more study directories, or their copies in an object store (s3://...).")
+]
 
 
 @app.command()
@@ -254,12 +260,13 @@ def stop(job: JobId, address: JobsAddress = "http://127.0.0.1:8265"):
 
 @app.command()
 @user_errors
-def status(study: StudyPath):
+def status(study: StudyLocation):
     """Arms of a study with trials finished, failed and unfinished, and the best so far."""
     from orchestrator.reports.status import study_status
-    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.remote import opened_studies
 
-    console.print(study_status(StudyDir.open(study)), highlight=False)
+    with opened_studies([study]) as (opened,):
+        console.print(study_status(opened), highlight=False)
 
 
 @app.command()
@@ -292,7 +299,7 @@ def dashboard(
 @app.command()
 @user_errors
 def compare(
-    studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
+    studies: StudyLocations,
     format: Annotated[Format, typer.Option("--format", "-f", help="Table format.")] = Format("markdown"),
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the table here instead of the terminal.")
@@ -322,11 +329,11 @@ def compare(
 ):
     """Comparison table: rows architecture x variant, columns datasets (mean ± std over folds and seeds), with cost."""
     from orchestrator.reports.compare import CompareOptions, compare_studies
-    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.remote import opened_studies
 
-    opened = [StudyDir.open(path) for path in studies]
-    options = CompareOptions(format.value, metric, per_class, baseline, reference).with_study_layout(opened[0])
-    table = compare_studies(opened, options)
+    with opened_studies(studies) as opened:
+        options = CompareOptions(format.value, metric, per_class, baseline, reference).with_study_layout(opened[0])
+        table = compare_studies(opened, options)
     if output:
         output.write_text(table)
         console.print(f"wrote {output}")
@@ -337,18 +344,23 @@ def compare(
 @app.command()
 @user_errors
 def plot(
-    studies: Annotated[list[Path], typer.Argument(help="One or more study directories.")],
+    studies: StudyLocations,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Folder for the PNGs (default: <first study>/plots).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder for the PNGs (default: <first study>/plots; ./<name>-plots for a URI)."
+        ),
     ] = None,
 ):
     """PNG figures: sampled points per arm coloured by the metric, optimisation history, learning curves, cost."""
     from orchestrator.reports.plots import plot_studies
-    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.remote import opened_studies
 
-    opened = [StudyDir.open(path) for path in studies]
-    for path in plot_studies(opened, output or opened[0].root / "plots"):
-        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    with opened_studies(studies) as opened:
+        first = opened[0]
+        default = first.root / "plots" if first.shown_as == str(first.root) else Path(f"{first.spec.name}-plots")
+        for path in plot_studies(opened, output or default):
+            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -160,6 +160,7 @@ CASES: list[tuple[str, Callable[[Workspace], list[str]], str]] = [
     # reading results
     ("status-not-a-study", lambda w: ["status", str(w.root / "data")], "not a study directory"),
     ("compare-not-a-study", lambda w: ["compare", str(w.root / "data")], "not a study directory"),
+    ("compare-unknown-uri-scheme", lambda w: ["compare", "foo://bucket/study"], "Unrecognized filesystem type"),
     ("compare-unknown-metric", lambda w: ["compare", str(w.study), "--metric", "accuracyy"], "accuracyy"),
     ("compare-unknown-baseline", lambda w: ["compare", str(w.study), "--baseline", "nosuchvariant"], "nosuchvariant"),
     (

@@ -34,4 +34,4 @@ def study_status(study: StudyDir) -> str:
                 format_value(best),
             ]
         )
-    return render(headers, rows, "markdown", f"study {spec.name} at {study.root}")
+    return render(headers, rows, "markdown", f"study {spec.name} at {study.shown_as}")

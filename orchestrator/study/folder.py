@@ -43,8 +43,9 @@ def refuse_uri_storage(root: str) -> None:
 
 
 class StudyDir:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, shown_as: str | None = None):
         self.root = Path(root).resolve()
+        self.shown_as = shown_as or str(self.root)  # where the user's study is (a URI for a downloaded copy)
 
     @classmethod
     def check_new(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":

@@ -231,3 +231,23 @@ def test_resume_redoes_an_interrupted_evaluation_and_runs_no_trial_again(folds_s
     assert sorted(tests["arm"]) == ARMS and len(_table(copy, "images")) == 16
     original = _table(folds_study, "tests").set_index("arm")
     assert tests.set_index("arm").loc[arm, "test_miou"] == pytest.approx(original.loc[arm, "test_miou"])
+
+
+def test_compare_status_and_plot_read_a_study_copied_to_an_object_store(folds_study, s3_bucket, tmp_path):
+    import pyarrow.fs
+
+    from tests.orchestrator.run.s3_server import BUCKET
+
+    # As a user shares a finished study: the whole folder synced to a bucket (moto's S3 on 127.0.0.1).
+    pyarrow.fs.copy_files(str(folds_study), f"{BUCKET}/shared/folds", destination_filesystem=s3_bucket)
+    uri = f"s3://{BUCKET}/shared/folds"
+    local, remote = (orchestrate("compare", where, "--per-class", timeout=120) for where in (folds_study, uri))
+    assert remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr
+    assert "| unet | frem |" in remote.stdout
+    status = orchestrate("status", uri, timeout=120)
+    assert status.returncode == 0 and f"study folds at {uri}" in status.stdout, status.stdout + status.stderr
+    plotted = orchestrate("plot", uri, "-o", tmp_path / "plots", timeout=120)
+    assert plotted.returncode == 0 and len(list((tmp_path / "plots").glob("*.png"))) >= 3, plotted.stderr
+    missing = orchestrate("compare", f"s3://{BUCKET}/shared/nothing")
+    assert missing.returncode == 2 and "is not a study folder" in missing.stderr, missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
