@@ -1,5 +1,6 @@
 """The `orchestrate` command."""
 
+import contextlib
 import functools
 import sys
 from enum import StrEnum
@@ -75,16 +76,18 @@ def _trial_budgets(arms) -> str:
     return str(budgets[0]) if len(budgets) == 1 else f"{budgets[0]} to {budgets[-1]}"
 
 
-def _drive(study, address: str | None) -> None:
+def _drive(study, address: str | None, mirror=None) -> None:
+    """Run the study to its end; ``mirror``: the StudyMirror that pushes its working copy to an object store."""
     from orchestrator.reports.compare import CompareOptions, compare_studies
     from orchestrator.run.lock import claim_driver
     from orchestrator.run.runner import run_study
     from orchestrator.run.storage_health import raise_if_unwritable
 
     claim_driver(study)
-    console.print(f"study [bold]{study.spec.name}[/] at {study.root}  (Ray logs: {study.logs_dir})")
+    console.print(f"study [bold]{study.spec.name}[/] at {study.shown_as}  (Ray logs: {study.logs_dir})")
     try:
-        finished = run_study(study, address, console)
+        with mirror.pushing() if mirror else contextlib.nullcontext():
+            finished = run_study(study, address, console)
     except KeyboardInterrupt:
         finished = False
     except Exception:
@@ -92,13 +95,14 @@ def _drive(study, address: str | None) -> None:
         raise
     if not finished:
         errors.print(
-            f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.root}", soft_wrap=True
+            f"interrupted; nothing finished is lost. Continue with: orchestrate resume {study.shown_as}",
+            soft_wrap=True,
         )
         raise typer.Exit(130)
     console.print()
     table = compare_studies([study], CompareOptions().with_study_layout(study))
     console.print(table, highlight=False, markup=False, soft_wrap=True)  # keep table rows whole
-    console.print(f"results: {study.root / 'results'}")
+    console.print(f"results: {study.shown_as}/results")
 
 
 CheckpointStorage = Annotated[
@@ -127,14 +131,35 @@ def run(
     from orchestrator.study.checkpoint_storage import check_checkpoint_storage
     from orchestrator.study.checks import validate_study
     from orchestrator.study.folder import StudyDir
+    from trainables.storage import is_uri
 
     study_spec = at_budget(_load_spec(spec, checkpoint_storage), budget)
     validate_study(study_spec)
     _check_can_start(study_spec, address)  # before the study folder exists: a retry starts clean
     root = storage or study_spec.storage
+    if is_uri(root):
+        _run_in_object_store(study_spec, root, address)
+        return
     StudyDir.check_new(study_spec, root)  # a study that exists points to resume, before the bucket is asked
     check_checkpoint_storage(study_spec, new_study=True)
     _drive(StudyDir.create(study_spec, root), address)
+
+
+def _run_in_object_store(study_spec, root: str, address: str | None) -> None:
+    """`run` with a storage URI: the study's working copy pushed to <root>/<name>, its checkpoints there too."""
+    from orchestrator.study.checkpoint_storage import check_checkpoint_storage
+    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.mirror import StudyMirror
+    from trainables.storage import join
+
+    mirror = StudyMirror.at(join(root, study_spec.name))
+    mirror.start_new()
+    if not study_spec.checkpoint_storage:  # Ray Train writes to <root>/<name>/train, inside the study
+        study_spec = study_spec.model_copy(update={"checkpoint_storage": root})
+    check_checkpoint_storage(study_spec, new_study=True)
+    mirror.claim()
+    created = StudyDir.create(study_spec, mirror.local.parent)
+    _drive(StudyDir(created.root, shown_as=mirror.uri), address, mirror)
 
 
 def _load_spec(path: Path, checkpoint_storage: str | None):
@@ -151,19 +176,38 @@ def _load_spec(path: Path, checkpoint_storage: str | None):
 @app.command()
 @user_errors
 def resume(
-    study: StudyPath,
+    study: StudyLocation,
     address: Annotated[str | None, typer.Option(help="Ray cluster to use. Default: start a local Ray.")] = None,
 ):
     """Continue a study after Ctrl-C or a crash: finished arms stay untouched, unfinished trials resume."""
+    from orchestrator.study.folder import StudyDir
+    from orchestrator.study.mirror import StudyMirror
+    from trainables.storage import is_uri
+
+    if not is_uri(study):
+        opened = StudyDir.open(study)
+        _check_resumable(opened, address)
+        _drive(opened, address)
+        return
+    mirror = StudyMirror.at(study)
+    mirror.claim()  # before the working copy is touched: another driver may be using it
+    try:
+        mirror.start_resume()
+        opened = StudyDir(mirror.local, shown_as=mirror.uri)
+        _check_resumable(opened, address)
+    except BaseException:
+        mirror.release()
+        raise
+    _drive(opened, address, mirror)
+
+
+def _check_resumable(opened, address: str | None) -> None:
     from orchestrator.study.checkpoint_storage import check_checkpoint_storage
     from orchestrator.study.checks import validate_study
-    from orchestrator.study.folder import StudyDir
 
-    opened = StudyDir.open(study)
     validate_study(opened.spec)  # the data may have moved or changed since the study started
     _check_can_start(opened.spec, address)
     check_checkpoint_storage(opened.spec, new_study=False)
-    _drive(opened, address)
 
 
 def _check_can_start(spec, address: str | None) -> None:

@@ -139,7 +139,7 @@ CASES: list[tuple[str, Callable[[Workspace], list[str]], str]] = [
         "no Ray cluster answers",
     ),
     ("resume-not-a-study", lambda w: ["resume", str(w.root / "data")], "not a study directory"),
-    ("run-storage-uri", lambda w: ["run", w.spec(), "--storage", "s3://bucket/runs"], "checkpoint_storage"),
+    ("run-storage-unknown-uri-scheme", lambda w: ["run", w.spec(), "--storage", "foo://bucket/runs"], "foo://"),
     ("run-relative-checkpoint-storage", lambda w: ["run", w.spec(), "--checkpoint-storage", "ckpts"], "relative"),
     (
         "run-unknown-checkpoint-storage-scheme",

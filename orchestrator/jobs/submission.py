@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import UserError
-from orchestrator.study.folder import refuse_uri_storage
 from orchestrator.study.spec import StudySpec, dump_spec
 
 SUBMISSION_PREFIX = "orchestrate-"
@@ -54,8 +53,7 @@ class JobPlan:
 
 
 def plan_job(spec: StudySpec, storage: str, resume: bool, budget: str, driver_resource: str | None) -> JobPlan:
-    refuse_uri_storage(storage)
-    if not Path(storage).is_absolute():
+    if "://" not in storage and not Path(storage).is_absolute():  # a URI is the same on every node
         raise UserError(
             f"storage {storage!r} is relative: a job runs in a temporary folder on the cluster; give --storage "
             "an absolute path on the driver's node (or a shared filesystem)"

@@ -33,15 +33,6 @@ SPEC_FILE = "spec.yaml"
 REFERENCE_FILE = "reference.csv"  # the spec's published numbers, copied: the study stays self-contained
 
 
-def refuse_uri_storage(root: str) -> None:
-    if storage.is_uri(root):
-        raise UserError(
-            f"storage {root!r} is a URI, but the study folder (spec, results, Optuna) is a folder on the "
-            "driver's machine or a shared filesystem; put the checkpoints in the object store with "
-            "`checkpoint_storage:` (or --checkpoint-storage)"
-        )
-
-
 class StudyDir:
     def __init__(self, root: Path, shown_as: str | None = None):
         self.root = Path(root).resolve()
@@ -49,8 +40,8 @@ class StudyDir:
 
     @classmethod
     def check_new(cls, spec: StudySpec, storage: str | Path) -> "StudyDir":
-        """The study's folder under ``storage``, refused if a study of that name is already there."""
-        refuse_uri_storage(str(storage))
+        """The study's folder under the local (or shared) folder ``storage``, refused if a study of that name is
+        already there. A storage URI is the business of orchestrator.study.mirror."""
         study = cls(Path(storage) / spec.name)
         if (study.root / SPEC_FILE).exists():
             raise UserError(

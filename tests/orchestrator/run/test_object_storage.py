@@ -22,3 +22,54 @@ def test_a_study_name_already_in_the_bucket_is_refused(s3_bucket, tmp_path, writ
     result = orchestrate("run", spec, "--storage", tmp_path / "runs", timeout=120)
     assert result.returncode == 2 and "already holds trial runs of a study named 'used'" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def _trials_in(s3, prefix: str) -> int:
+    from tests.orchestrator.run.s3_server import files_under
+
+    return sum(path.endswith(".parquet") for path in files_under(s3, f"{prefix}/results/trials"))
+
+
+def test_a_study_in_the_bucket_survives_a_killed_driver_and_resumes_on_another_machine(
+    s3_bucket, tmp_path, write_spec, monkeypatch
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pyarrow.dataset as ds
+
+    from tests.conftest import REPO
+    from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
+    from tests.orchestrator.run.s3_server import files_under
+
+    budget = {"trials_per_arm": 3, "epochs": 2, "max_concurrent_trials": 1}
+    spec = write_spec(tiny_spec("shared", variants=["baseline"], budget=budget))
+    storage, uri = f"s3://{BUCKET}/studies", f"s3://{BUCKET}/studies/shared"
+    monkeypatch.setenv("ORCHESTRATE_CACHE", str(tmp_path / "machine-a"))  # where the driver's working copy lives
+    command = [sys.executable, "-m", "orchestrator", "run", str(spec), "--storage", storage]
+    driver = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while _trials_in(s3_bucket, f"{BUCKET}/studies/shared") == 0:  # a trial recorded and pushed
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read() if driver.poll() else ""
+        time.sleep(0.5)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+
+    monkeypatch.setenv("ORCHESTRATE_CACHE", str(tmp_path / "machine-b"))  # no working copy: from the bucket
+    resumed = orchestrate("resume", uri)
+    assert resumed.returncode == 0 and f"study shared at {uri}" in resumed.stdout, resumed.stdout + resumed.stderr
+    (copy,) = (tmp_path / "machine-b").glob("studies/*/shared")
+    trials = ds.dataset(copy / "results" / "trials").to_table().to_pandas()
+    assert len(trials) == 3 and trials["trial_id"].is_unique and (trials["status"] == "completed").all()
+    assert_optuna_matches_trials(copy)
+    assert _trials_in(s3_bucket, f"{BUCKET}/studies/shared") == 3  # the bucket has what the copy has
+    files = files_under(s3_bucket, f"{BUCKET}/studies/shared")
+    assert any("/train/" in path and path.endswith("/state.pt") for path in files)  # checkpoints went there
+    assert not any(path.endswith("driver.lock") for path in files)  # released at the end
+    compared = orchestrate("compare", uri)
+    assert compared.returncode == 0 and "| unet | baseline |" in compared.stdout, compared.stderr
+    again = orchestrate("run", spec, "--storage", storage)
+    assert again.returncode == 2 and f"already exists at {uri}" in again.stderr, again.stderr
