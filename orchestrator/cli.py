@@ -399,10 +399,11 @@ def plot(
     """PNG figures: sampled points per arm coloured by the metric, optimisation history, learning curves, cost."""
     from orchestrator.reports.plots import plot_studies
     from orchestrator.study.remote import opened_studies
+    from trainables.storage import is_uri
 
     with opened_studies(studies) as opened:
         first = opened[0]
-        default = first.root / "plots" if first.shown_as == str(first.root) else Path(f"{first.spec.name}-plots")
+        default = Path(f"{first.spec.name}-plots") if is_uri(first.shown_as) else first.root / "plots"
         for path in plot_studies(opened, output or default):
             console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestrator.errors import UserError
+from orchestrator.errors import UserError, first_line
 from orchestrator.jobs.submission import JOB_ENV, STOP_ENV, SUBMISSION_PREFIX, JobPlan, stage_spec
 from orchestrator.run.ray_session import object_store_env, send_token_if_there_is_one
 from orchestrator.study.spec import StudySpec
@@ -35,7 +35,7 @@ def connect(address: str):
             "`ray get-auth-token` on its head node"
         ) from None
     except (ConnectionError, RuntimeError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise UserError(
             f"no Ray Jobs API answers at {address} ({reason}); give --address http://HEAD:8265 "
             "(the cluster's dashboard) or start one with `ray up cluster.yaml`"
@@ -74,7 +74,7 @@ def _submit_when_the_agent_is_up(client, job: dict, timeout_s: float = 120) -> s
             return client.submit_job(**job)
         except RuntimeError as error:
             if "No available agent" not in str(error) or time.monotonic() > deadline:
-                raise UserError(f"the cluster refused the job: {str(error).splitlines()[0]}") from None
+                raise UserError(f"the cluster refused the job: {first_line(error)}") from None
             time.sleep(2)
 
 

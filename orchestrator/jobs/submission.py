@@ -14,6 +14,7 @@ from pathlib import Path
 
 from orchestrator.errors import UserError
 from orchestrator.study.spec import StudySpec, dump_spec
+from trainables.storage import is_uri
 
 SUBMISSION_PREFIX = "orchestrate-"
 STAGED_SPEC = "spec.yaml"
@@ -53,7 +54,7 @@ class JobPlan:
 
 
 def plan_job(spec: StudySpec, storage: str, resume: bool, budget: str, driver_resource: str | None) -> JobPlan:
-    if "://" not in storage and not Path(storage).is_absolute():  # a URI is the same on every node
+    if not is_uri(storage) and not Path(storage).is_absolute():  # a URI is the same on every node
         raise UserError(
             f"storage {storage!r} is relative: a job runs in a temporary folder on the cluster; give --storage "
             "an absolute path on the driver's node (or a shared filesystem)"

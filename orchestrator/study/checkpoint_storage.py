@@ -5,7 +5,7 @@ a trial of this one would then restore)."""
 import pyarrow
 import pyarrow.fs
 
-from orchestrator.errors import UserError
+from orchestrator.errors import UserError, first_line
 from orchestrator.study.spec import StudySpec
 from trainables import storage
 
@@ -27,7 +27,7 @@ def check_checkpoint_storage(spec: StudySpec, new_study: bool) -> None:
         storage.write_text_on(fs, f"{study_path}/{PROBE}", "orchestrate checks that it can write here\n")
         fs.delete_file(f"{study_path}/{PROBE}")
     except (OSError, ValueError, pyarrow.ArrowException) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise UserError(
             f"checkpoint_storage {location} cannot be used: {reason}; check the URI, that the bucket exists, "
             "and the credentials (an instance role or AWS_* variables)"

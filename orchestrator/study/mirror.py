@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pyarrow.fs
 
-from orchestrator.errors import UserError
+from orchestrator.errors import UserError, first_line
 from orchestrator.run.lock import Holder, is_stale
 from orchestrator.study.folder import SPEC_FILE
 from trainables import storage
@@ -42,6 +42,27 @@ LOCK = "state/driver.lock"
 # Ray Train's own; Tune's experiments (they name this machine's paths: elsewhere, an arm continues from
 # the study's records, as after a lost Tune state); a link; the two written apart.
 NOT_PUSHED = ("train/", "arms/", "logs/ray-session", PUSHED, LOCK)
+
+
+def open_uri(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    """The object store holding ``uri`` and the path in it; one line naming the problem where it cannot be."""
+    try:
+        return storage.filesystem(uri)
+    except (OSError, ValueError) as error:  # an unknown scheme, a bucket whose region cannot be asked
+        raise UserError(
+            f"could not open {uri} ({first_line(error)}); give s3://BUCKET/... or gs://... and check the credentials"
+        ) from None
+
+
+def download(fs: pyarrow.fs.FileSystem, remote: str, local: Path, skipped: tuple[str, ...]) -> None:
+    """Every file under ``remote`` into ``local``, but those whose path in it starts with one of ``skipped``."""
+    for info in fs.get_file_info(pyarrow.fs.FileSelector(remote, recursive=True, allow_not_found=True)):
+        rel = info.path[len(remote) + 1 :]
+        if info.type == pyarrow.fs.FileType.File and not rel.startswith(skipped):
+            target = local / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with fs.open_input_stream(info.path) as stream:
+                target.write_bytes(stream.read())
 
 
 def working_copies() -> Path:
@@ -61,10 +82,7 @@ class StudyMirror:
     @classmethod
     def at(cls, uri: str) -> "StudyMirror":
         uri = uri.rstrip("/")
-        try:
-            fs, remote = storage.filesystem(uri)
-        except (OSError, ValueError) as error:
-            raise UserError(f"could not open {uri} ({_first_line(error)}); check the URI and the credentials") from None
+        fs, remote = open_uri(uri)
         digest = hashlib.sha256(uri.encode()).hexdigest()[:12]
         return cls(uri, working_copies() / digest / uri.rsplit("/", 1)[-1], fs, remote.rstrip("/"))
 
@@ -85,7 +103,7 @@ class StudyMirror:
         here = self.local / PUSHED
         if not (here.is_file() and _count(here.read_bytes()) == self.count):
             shutil.rmtree(self.local, ignore_errors=True)
-            self._download()
+            download(self.fs, self.remote, self.local, NOT_PUSHED)
             self.pushed = {rel: _stamp(path) for rel, path in self._local_files()}
 
     def claim(self) -> None:
@@ -169,7 +187,7 @@ class StudyMirror:
             self.release()
         except OSError as error:
             raise UserError(
-                f"could not push the study to {self.uri} ({_first_line(error)}); its local copy at {self.local} "
+                f"could not push the study to {self.uri} ({first_line(error)}); its local copy at {self.local} "
                 f"is intact: fix the storage, then `orchestrate resume {self.uri}` on this machine"
             ) from None
 
@@ -179,15 +197,6 @@ class StudyMirror:
             hidden = path.name.startswith(".")  # a temporary name, renamed into place when complete
             if path.is_file() and not path.is_symlink() and not hidden and not rel.startswith(NOT_PUSHED):
                 yield rel, path
-
-    def _download(self) -> None:
-        selector = pyarrow.fs.FileSelector(self.remote, recursive=True)
-        for info in self.fs.get_file_info(selector):
-            rel = info.path[len(self.remote) + 1 :]
-            if info.type == pyarrow.fs.FileType.File and not rel.startswith(NOT_PUSHED):
-                target = self.local / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(self._read(rel))
 
     def _info(self, rel: str) -> pyarrow.fs.FileInfo:
         return self.fs.get_file_info(f"{self.remote}/{rel}")
@@ -211,7 +220,3 @@ def _count(marker: bytes) -> int:
         return int(json.loads(marker)["count"])
     except (ValueError, KeyError, TypeError):
         return -1
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
