@@ -64,7 +64,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
         run_config=ray.train.RunConfig(
             name=trial.train_run_name(trial_id),
             storage_path=trial.train_storage,
-            callbacks=[TuneReportCallback()],
+            callbacks=[_report_callback()],
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=1,  # the best by the metric; Ray always keeps the latest too
                 checkpoint_score_attribute=trial.metric,
@@ -75,8 +75,36 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     )
     trainer.fit()
     fit_returned_at = time.time()
-    wait_for_tune_to_take_the_last_report()
+    if wait_for_tune_to_take_the_last_report():
+        _keep_the_handoff_for_the_next_trial()
     _write_phases(trial.train_run_location(trial_id), entered_at, fit_returned_at)
+
+
+# The queue actor that TuneReportCallback hands each report through. Ray starts one per trial (one
+# more Python process importing Ray); Tune reuses the trial actor within an arm, so a trial whose
+# Train run returned with every report taken leaves its queue, empty and with no writer left, to the
+# next trial this actor runs. A trial that raised leaves nothing: its controller may still write.
+_spare_handoff = None
+
+
+def _report_callback() -> TuneReportCallback:
+    global _spare_handoff
+    session = _session()
+    if _spare_handoff is not None and session._inter_actor_queue is None:
+        session._inter_actor_queue = _spare_handoff
+    _spare_handoff = None
+    return TuneReportCallback()
+
+
+def _keep_the_handoff_for_the_next_trial() -> None:
+    global _spare_handoff
+    _spare_handoff = _session()._inter_actor_queue
+
+
+def _session():
+    from ray.train._internal.session import get_session
+
+    return get_session()
 
 
 PHASES_FILE = "phases.json"
@@ -94,8 +122,9 @@ def _write_phases(run_dir: str, entered_at: float, fit_returned_at: float) -> No
 HANDOFF_POLL_S = 0.05
 
 
-def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> None:
-    """Return only once Tune's main thread holds every report of the Train run.
+def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> bool:
+    """Return only once Tune's main thread holds every report of the Train run (True), or after
+    ``timeout_s`` (False).
 
     Works around a race in Ray 2.x's Train-in-Tune hand-off (observed as a trial hanging forever
     after its last epoch): ``TuneReportCallback`` passes each report through a queue actor; the
@@ -103,15 +132,14 @@ def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> None:
     queue. If this function returns while the last report is still in the queue actor, Tune's
     end-of-function result fills the slot first and the main thread blocks on its put for good.
     """
-    from ray.train._internal.session import get_session
-
-    session = get_session()
+    session = _session()
     handoff = getattr(session, "_inter_actor_queue", None)
     if handoff is None:
-        return
+        return False
     deadline = time.monotonic() + timeout_s
     while not handoff.empty() and time.monotonic() < deadline:
         time.sleep(HANDOFF_POLL_S)
     time.sleep(4 * HANDOFF_POLL_S)  # the main thread's step from the queue actor to the slot takes microseconds
     while not session.result_queue.empty() and time.monotonic() < deadline:
         time.sleep(HANDOFF_POLL_S)
+    return time.monotonic() < deadline and handoff.empty()
