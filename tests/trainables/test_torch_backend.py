@@ -37,9 +37,7 @@ def test_the_controller_unpickles_the_trials_backend_without_importing_torch():
 TRIAL_ACTOR_SIDE = """
 import sys
 import ray.train
-from tests.conftest import REPO
 from trainables.torch_backend import TrialTorchConfig
-from trainables.trial import lean_torch_trainer
 from trainables.trial import lean_torch_trainer
 config = TrialTorchConfig()
 lean_torch_trainer()(lambda: None, torch_config=config, scaling_config=ray.train.ScalingConfig(num_workers=1))
