@@ -1,4 +1,4 @@
-"""The Tune trainable: one trial = one Ray Train run (Ray's TorchTrainer, as ``lean_torch_trainer`` builds it).
+"""The Tune trainable: one trial = one Ray Train run (TorchTrainer).
 
 Ray Train V2 cannot be passed to ``tune.Tuner`` directly; the supported pattern
 is a Tune function trainable that builds a ``TorchTrainer`` and calls ``fit()``,
@@ -28,33 +28,19 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
 
 
 def lean_torch_trainer(stopped_mid_run: bool = True) -> type:
-    """Ray's ``TorchTrainer``, as a trial runs it, less what a trial does not need.
-
-    - torch in the Tune trial actor (about 3 CPU-s per arm on this machine): ``TorchTrainer`` is a
-      ``DataParallelTrainer`` whose ``__init__`` picks the backend ("nccl" with GPUs, else "gloo")
-      and passes Ray's ``TorchConfig``, and its module and that config import torch. This class
-      does the same with ``TrialTorchConfig``, which runs Ray's own torch set-up on the workers
-      (torch_backend.py).
-    - side actors (each one more process importing Ray, per trial): Ray Data's DatasetManager when
-      no Ray Dataset is given (trials load their own images), and the placement-group cleaner
-      unless Tune may stop the run mid-way (ASHA): a run that ends by itself, or fails, frees its
-      placement group in the controller, and a killed arm driver takes its job's placement groups
-      with it.
-
-    Imported here, not at module level: the arm's driver imports this module and never Ray Train's
-    controller."""
+    """``TorchTrainer`` less the side actors (each one more process importing Ray, per trial) a trial
+    does not need: Ray Data's DatasetManager when no Ray Dataset is given (trials load their own
+    images), and the placement-group cleaner unless Tune may stop the run mid-way (ASHA): a run that
+    ends by itself, or fails, frees its placement group in the controller, and a killed arm driver
+    takes its job's placement groups with it. Imported here, not at module level: the arm's driver
+    imports this module and never torch."""
+    from ray.train.torch import TorchTrainer
     from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
     from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
-    from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
 
     unneeded = () if stopped_mid_run else (PlacementGroupCleanerCallback,)
 
-    class LeanTorchTrainer(DataParallelTrainer):
-        def __init__(self, train_loop_per_worker, *, torch_config: TrialTorchConfig, **options) -> None:
-            use_gpu = options["scaling_config"].use_gpu
-            torch_config.backend = torch_config.backend or ("nccl" if use_gpu else "gloo")  # as TorchTrainer
-            super().__init__(train_loop_per_worker, backend_config=torch_config, **options)
-
+    class LeanTorchTrainer(TorchTrainer):
         def _create_default_callbacks(self) -> list:
             callbacks = super()._create_default_callbacks()
             drop = unneeded if self.datasets else (DatasetsCallback, *unneeded)
@@ -71,14 +57,14 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     trainer = lean_torch_trainer(trial.stopped_mid_run)(
         train_loop_per_worker,
         train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},
-        torch_config=TrialTorchConfig(),  # Ray's TorchConfig would make the controller import torch too
+        torch_config=TrialTorchConfig(),  # Ray's TorchConfig would make the controller import torch
         scaling_config=ray.train.ScalingConfig(
             num_workers=resources.workers, use_gpu=resources.use_gpu, resources_per_worker=resources.per_worker
         ),
         run_config=ray.train.RunConfig(
             name=trial.train_run_name(trial_id),
             storage_path=trial.train_storage,
-            callbacks=[_report_callback()],
+            callbacks=[TuneReportCallback()],
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=1,  # the best by the metric; Ray always keeps the latest too
                 checkpoint_score_attribute=trial.metric,
@@ -89,36 +75,8 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     )
     trainer.fit()
     fit_returned_at = time.time()
-    if wait_for_tune_to_take_the_last_report():
-        _keep_the_handoff_for_the_next_trial()
+    wait_for_tune_to_take_the_last_report()
     _write_phases(trial.train_run_location(trial_id), entered_at, fit_returned_at)
-
-
-# The queue actor that TuneReportCallback hands each report through. Ray starts one per trial (one
-# more Python process importing Ray); Tune reuses the trial actor within an arm, so a trial whose
-# Train run returned with every report taken leaves its queue, empty and with no writer left, to the
-# next trial this actor runs. A trial that raised leaves nothing: its controller may still write.
-_spare_handoff = None
-
-
-def _report_callback() -> TuneReportCallback:
-    global _spare_handoff
-    session = _session()
-    if _spare_handoff is not None and session._inter_actor_queue is None:
-        session._inter_actor_queue = _spare_handoff
-    _spare_handoff = None
-    return TuneReportCallback()
-
-
-def _keep_the_handoff_for_the_next_trial() -> None:
-    global _spare_handoff
-    _spare_handoff = _session()._inter_actor_queue
-
-
-def _session():
-    from ray.train._internal.session import get_session
-
-    return get_session()
 
 
 PHASES_FILE = "phases.json"
@@ -136,9 +94,8 @@ def _write_phases(run_dir: str, entered_at: float, fit_returned_at: float) -> No
 HANDOFF_POLL_S = 0.05
 
 
-def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> bool:
-    """Return only once Tune's main thread holds every report of the Train run (True), or after
-    ``timeout_s`` (False).
+def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> None:
+    """Return only once Tune's main thread holds every report of the Train run.
 
     Works around a race in Ray 2.x's Train-in-Tune hand-off (observed as a trial hanging forever
     after its last epoch): ``TuneReportCallback`` passes each report through a queue actor; the
@@ -146,14 +103,15 @@ def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> bool:
     queue. If this function returns while the last report is still in the queue actor, Tune's
     end-of-function result fills the slot first and the main thread blocks on its put for good.
     """
-    session = _session()
+    from ray.train._internal.session import get_session
+
+    session = get_session()
     handoff = getattr(session, "_inter_actor_queue", None)
     if handoff is None:
-        return False
+        return
     deadline = time.monotonic() + timeout_s
     while not handoff.empty() and time.monotonic() < deadline:
         time.sleep(HANDOFF_POLL_S)
     time.sleep(4 * HANDOFF_POLL_S)  # the main thread's step from the queue actor to the slot takes microseconds
     while not session.result_queue.empty() and time.monotonic() < deadline:
         time.sleep(HANDOFF_POLL_S)
-    return time.monotonic() < deadline and handoff.empty()
