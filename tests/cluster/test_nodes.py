@@ -65,7 +65,9 @@ def test_a_job_on_two_nodes_survives_a_killed_node_with_checkpoints_in_s3_and_co
     spec = tiny_spec(
         "nodes",
         variants=["baseline"],
-        datasets=[{"name": "cells", "kind": "synthetic", "num_images": 64, "image_size": 64}],
+        # 256 images: an epoch of about a second even on an idle machine (64 took 0.3 s, and the half-second
+        # poll then missed the whole trial on the worker node in three of four runs alone)
+        datasets=[{"name": "cells", "kind": "synthetic", "num_images": 256, "image_size": 64}],
         budget={"trials_per_arm": TRIALS, "epochs": EPOCHS, "max_concurrent_trials": TRIALS},
         resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 2},  # Train restarts a lost worker
         checkpoint_storage=f"s3://{BUCKET}/cluster",
