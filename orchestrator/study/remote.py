@@ -17,7 +17,8 @@ from orchestrator.study.folder import SPEC_FILE, StudyDir
 from orchestrator.study.mirror import download, open_uri
 from trainables import storage
 
-NOT_READ = ("arms", "train", "logs")  # the Tune experiments, checkpoints and Ray's logs: no report reads them
+# Folders no report reads: the Tune experiments, checkpoints and Ray's logs (prefixes of a path in the study).
+NOT_READ = ("arms/", "train/", "logs/")
 
 
 @contextmanager
