@@ -37,7 +37,7 @@ def _cuda_device_set():
 @dataclass
 class TrialTorchConfig(BackendConfig):
     """``ray.train.torch.TorchConfig`` with its default ``init_method="env"``; ``backend`` is "gloo" or "nccl"
-    (TorchTrainer fills it in from the scaling config)."""
+    (the trial's trainer fills it in from the scaling config, as TorchTrainer does)."""
 
     backend: str | None = None
     timeout_s: int = 1800

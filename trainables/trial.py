@@ -1,4 +1,4 @@
-"""The Tune trainable: one trial = one Ray Train run (TorchTrainer).
+"""The Tune trainable: one trial = one Ray Train run (Ray's TorchTrainer, as ``lean_torch_trainer`` builds it).
 
 Ray Train V2 cannot be passed to ``tune.Tuner`` directly; the supported pattern
 is a Tune function trainable that builds a ``TorchTrainer`` and calls ``fit()``,
@@ -28,19 +28,33 @@ def train_loop_per_worker(loop_config: dict[str, SampledTrial]) -> None:
 
 
 def lean_torch_trainer(stopped_mid_run: bool = True) -> type:
-    """``TorchTrainer`` less the side actors (each one more process importing Ray, per trial) a trial
-    does not need: Ray Data's DatasetManager when no Ray Dataset is given (trials load their own
-    images), and the placement-group cleaner unless Tune may stop the run mid-way (ASHA): a run that
-    ends by itself, or fails, frees its placement group in the controller, and a killed arm driver
-    takes its job's placement groups with it. Imported here, not at module level: the arm's driver
-    imports this module and never torch."""
-    from ray.train.torch import TorchTrainer
+    """Ray's ``TorchTrainer``, as a trial runs it, less what a trial does not need.
+
+    - torch in the Tune trial actor (about 2 CPU-s per trial actor on this machine): ``TorchTrainer``
+      is a ``DataParallelTrainer`` whose ``__init__`` picks the backend ("nccl" with GPUs, else
+      "gloo") and passes Ray's ``TorchConfig``, and its module and that config import torch. This
+      class does the same with ``TrialTorchConfig``, which runs Ray's own torch set-up on the
+      workers (torch_backend.py).
+    - side actors (each one more process importing Ray, per trial): Ray Data's DatasetManager when
+      no Ray Dataset is given (trials load their own images), and the placement-group cleaner
+      unless Tune may stop the run mid-way (ASHA): a run that ends by itself, or fails, frees its
+      placement group in the controller, and a killed arm driver takes its job's placement groups
+      with it.
+
+    Imported here, not at module level: the arm's driver imports this module and never Ray Train's
+    controller."""
     from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
     from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
+    from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
 
     unneeded = () if stopped_mid_run else (PlacementGroupCleanerCallback,)
 
-    class LeanTorchTrainer(TorchTrainer):
+    class LeanTorchTrainer(DataParallelTrainer):
+        def __init__(self, train_loop_per_worker, *, torch_config: TrialTorchConfig, **options) -> None:
+            use_gpu = options["scaling_config"].use_gpu
+            torch_config.backend = torch_config.backend or ("nccl" if use_gpu else "gloo")  # as TorchTrainer
+            super().__init__(train_loop_per_worker, backend_config=torch_config, **options)
+
         def _create_default_callbacks(self) -> list:
             callbacks = super()._create_default_callbacks()
             drop = unneeded if self.datasets else (DatasetsCallback, *unneeded)
@@ -57,7 +71,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     trainer = lean_torch_trainer(trial.stopped_mid_run)(
         train_loop_per_worker,
         train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},
-        torch_config=TrialTorchConfig(),  # Ray's TorchConfig would make the controller import torch
+        torch_config=TrialTorchConfig(),  # Ray's TorchConfig would make the controller import torch too
         scaling_config=ray.train.ScalingConfig(
             num_workers=resources.workers, use_gpu=resources.use_gpu, resources_per_worker=resources.per_worker
         ),

@@ -1,5 +1,5 @@
-"""The trial's torch backend: the Train controller's side stays torch-free, the workers still get
-a real process group (gloo across two Ray Train workers)."""
+"""The trial's torch backend: the Tune trial actor's and the Train controller's side stay torch-free,
+the workers still get a real process group (gloo across two Ray Train workers)."""
 
 import pickle
 import subprocess
@@ -11,7 +11,9 @@ import ray.train
 from ray.train.v2._internal.callbacks.accelerators import AcceleratorSetupCallback
 from ray.train.v2._internal.callbacks.backend_setup import BackendSetupCallback
 
+from tests.conftest import REPO
 from trainables.torch_backend import TrialTorchConfig
+from trainables.trial import lean_torch_trainer
 
 CONTROLLER_SIDE = """
 import pickle, sys
@@ -30,6 +32,23 @@ def test_the_controller_unpickles_the_trials_backend_without_importing_torch():
         [sys.executable, "-c", CONTROLLER_SIDE], input=payload, capture_output=True, check=True
     ).stdout.decode()
     assert loaded.strip() == "False"
+
+
+TRIAL_ACTOR_SIDE = """
+import sys
+import ray.train
+from trainables.torch_backend import TrialTorchConfig
+from trainables.trial import lean_torch_trainer
+config = TrialTorchConfig()
+lean_torch_trainer()(lambda: None, torch_config=config, scaling_config=ray.train.ScalingConfig(num_workers=1))
+print(config.backend, "torch" in sys.modules)
+"""
+
+
+def test_the_trial_actor_builds_its_train_run_without_importing_torch():
+    # What the Tune trial actor runs for each trial (trainables.trial.run_trial), in a fresh interpreter.
+    built = subprocess.run([sys.executable, "-c", TRIAL_ACTOR_SIDE], capture_output=True, check=True, cwd=REPO)
+    assert built.stdout.decode().split() == ["gloo", "False"]  # TorchTrainer's backend for CPU workers
 
 
 def _all_reduce_ranks() -> None:
@@ -53,9 +72,7 @@ def local_ray():
 
 
 def test_two_workers_get_one_gloo_process_group(local_ray, tmp_path):
-    from ray.train.torch import TorchTrainer
-
-    trainer = TorchTrainer(
+    trainer = lean_torch_trainer(stopped_mid_run=False)(
         _all_reduce_ranks,
         torch_config=TrialTorchConfig(),
         scaling_config=ray.train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),

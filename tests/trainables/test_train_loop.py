@@ -87,10 +87,12 @@ def test_a_trials_train_run_starts_no_side_actor_it_does_not_need():
     from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
     from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
 
+    from trainables.torch_backend import TrialTorchConfig
     from trainables.trial import lean_torch_trainer
 
     def kinds(trainer_class) -> set[type]:
-        trainer = trainer_class(lambda: None, scaling_config=ScalingConfig(num_workers=1))
+        backend = {} if trainer_class is TorchTrainer else {"torch_config": TrialTorchConfig()}
+        trainer = trainer_class(lambda: None, scaling_config=ScalingConfig(num_workers=1), **backend)
         return {type(callback) for callback in trainer._create_default_callbacks()}
 
     assert DatasetsCallback in kinds(TorchTrainer)  # what Ray would start: its DatasetManager actor
