@@ -27,7 +27,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def space_context(arm: Arm) -> dict[str, Any]:
     """Facts about the arm that a search space may use (the upper bound of FREM's B)."""
-    from trainables.models import bottleneck_channels  # torch: here, so the arms' drivers never load it
+    from trainables.architecture_names import bottleneck_channels
 
     channels = bottleneck_channels(arm.architecture.name, arm.architecture.params, arm.variant.name)
     return {"bottleneck_channels": channels}
@@ -58,9 +58,9 @@ def _check_trackers(spec: StudySpec) -> None:
 
 
 def _check_models(spec: StudySpec) -> None:
-    # Models and variants import torch: loaded by the checks that need them, so that the arms' drivers,
-    # which import this module for fixed_hyperparameters, never load it.
-    from trainables.models import bottleneck_channels
+    # The architectures' facts and the variants load without torch (so does `orchestrate run`); loaded
+    # by the checks that need them, so that the arms' drivers, which import this module, never do.
+    from trainables.architecture_names import bottleneck_channels
     from trainables.variants import variants
 
     for variant in spec.variants:

@@ -12,14 +12,16 @@ from typing import Any
 
 from torch import nn
 
+from ..architecture_names import ARCHITECTURE_FACTS, NORMS, architecture_params, bottleneck_channels
 from ..variants import get_variant, variants
 from .frem import FeatureRandomEnhancement
 from .renorm import BatchRenorm2d, with_batch_renorm
-from .smp_unet import SmpUNet, smp_bottleneck_channels
+from .smp_unet import SmpUNet
 from .unet import UNet
 
 __all__ = [
     "ARCHITECTURES",
+    "NORMS",
     "Architecture",
     "BatchRenorm2d",
     "FeatureRandomEnhancement",
@@ -41,67 +43,20 @@ class Architecture:
     depth_key: str  # the parameter `no_deep_layers` lowers by one
 
 
-_UNET_DEFAULTS = {
-    "base_channels": 64,
-    "depth": 4,
-    "upsample": "transpose",
-    "conv_bias": False,
-    "head_norm": False,
-    "gate": "oktay",
-    "bottleneck_width": None,
-    "norm": "batch",
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "unet": UNet,
+    "attention_unet": partial(UNet, attention=True),
+    "advanced_attention_unet": partial(UNet, encoder_attention="advanced"),
+    "full_attention_unet": partial(UNet, encoder_attention="full"),
+    "se_unet": partial(UNet, block="se"),
+    "attention_residual_unet": partial(UNet, block="residual", attention=True),
+    "smp_unet": SmpUNet,
 }
-NORMS = ("batch", "batch_renorm")  # batch_renorm: 001 §3.1 (every architecture)
-
-
-def _unet(**fixed) -> Architecture:
-    return Architecture(partial(UNet, **fixed), dict(_UNET_DEFAULTS), UNet.bottleneck_channels, "depth")
-
-
+# What each builds with, from the torch-free facts the study's checks read (architecture_names.py).
 ARCHITECTURES: dict[str, Architecture] = {
-    "unet": _unet(),
-    "attention_unet": _unet(attention=True),
-    "advanced_attention_unet": _unet(encoder_attention="advanced"),
-    "full_attention_unet": _unet(encoder_attention="full"),
-    "se_unet": _unet(block="se"),
-    "attention_residual_unet": _unet(block="residual", attention=True),
-    "smp_unet": Architecture(
-        SmpUNet,
-        {
-            "encoder": "resnet34",
-            "encoder_depth": 5,
-            "encoder_weights_path": None,
-            "freeze_encoder": False,
-            "norm": "batch",
-        },
-        smp_bottleneck_channels,
-        "encoder_depth",
-    ),
+    name: Architecture(_BUILDERS[name], dict(facts.defaults), facts.bottleneck_channels, facts.depth_key)
+    for name, facts in ARCHITECTURE_FACTS.items()
 }
-
-
-def architecture_params(
-    architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline"
-) -> dict[str, Any]:
-    """The architecture's defaults overridden by ``params`` (and by the variant); raises on unknown keys."""
-    if architecture not in ARCHITECTURES:
-        raise KeyError(f"unknown architecture {architecture!r}; known: {', '.join(sorted(ARCHITECTURES))}")
-    spec = ARCHITECTURES[architecture]
-    unknown = set(params or {}) - set(spec.defaults)
-    if unknown:
-        raise KeyError(
-            f"architecture {architecture!r} has no parameter(s) {', '.join(sorted(unknown))}; "
-            f"it takes: {', '.join(sorted(spec.defaults))}"
-        )
-    merged = {**spec.defaults, **(params or {})}
-    if merged["norm"] not in NORMS:
-        raise ValueError(f"architecture {architecture!r}: norm={merged['norm']!r} must be one of {', '.join(NORMS)}")
-    return get_variant(variant).architecture_params(merged, spec.depth_key, architecture)
-
-
-def bottleneck_channels(architecture: str, params: dict[str, Any] | None = None, variant: str = "baseline") -> int:
-    merged = architecture_params(architecture, params, variant)
-    return ARCHITECTURES[architecture].bottleneck_channels(**merged)
 
 
 def build_model(

@@ -7,15 +7,8 @@ file (a state dict of the encoder) is loaded instead.
 import torch
 from torch import nn
 
+from ..architecture_names import smp_bottleneck_channels
 from .blocks import BottleneckVariants
-
-
-def smp_bottleneck_channels(encoder: str = "resnet34", encoder_depth: int = 5, **_) -> int:
-    import segmentation_models_pytorch as smp
-
-    if encoder not in smp.encoders.encoders:
-        raise ValueError(f"unknown smp encoder {encoder!r}; e.g. resnet34, resnet50, efficientnet-b0 (see smp's list)")
-    return smp.encoders.encoders[encoder]["params"]["out_channels"][encoder_depth]
 
 
 def freeze_except_batch_norm(encoder: nn.Module) -> None:

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..architecture_names import unet_bottleneck_channels
 from .blocks import BLOCKS, AttentionGate, BottleneckVariants, conv_bn_relu
 
 UPSAMPLING = ("transpose", "bilinear", "nearest")
@@ -154,12 +155,7 @@ class UNet(BottleneckVariants):
             self.head = nn.Sequential(self.head, nn.BatchNorm2d(num_classes))
         self.aux_head = nn.Conv2d(widths[-1], num_classes, 1) if aux_head else None
 
-    @staticmethod
-    def bottleneck_channels(base_channels: int = 64, depth: int = 4, bottleneck_width: int | None = None, **_) -> int:
-        """Channels of the deepest layer: ``bottleneck_width`` where set (001 §4.2: 512), else base x 2**depth."""
-        if bottleneck_width is not None and bottleneck_width < 1:
-            raise ValueError(f"bottleneck_width={bottleneck_width} must be a positive channel count")
-        return bottleneck_width or base_channels * 2**depth
+    bottleneck_channels = staticmethod(unet_bottleneck_channels)
 
     def logits_and_bottleneck(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs = []

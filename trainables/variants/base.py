@@ -1,9 +1,10 @@
 """The ``Variant`` base class: the plain model, and the hooks a variant overrides."""
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from torch import nn
+if TYPE_CHECKING:  # the study's checks read variants without torch; only building a model needs it
+    from torch import nn
 
 BOTTLENECK = "bottleneck"  # a bound that is the arm's bottleneck channel count
 
@@ -46,7 +47,7 @@ class Variant:
         """The architecture's parameters under this variant (e.g. one level less)."""
         return params
 
-    def bottleneck_transform(self, channels: int, hyper: dict[str, Any], seed: int) -> nn.Module | None:
+    def bottleneck_transform(self, channels: int, hyper: dict[str, Any], seed: int) -> "nn.Module | None":
         """A module applied to the bottleneck features, or None."""
         return None
 

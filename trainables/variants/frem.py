@@ -1,10 +1,12 @@
 """Feature Random Enhancement Module on the bottleneck (Ando & Hotta, VISAPP 2021): B channels times X,
 re-drawn at every epoch from the trial's seed, in training only."""
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..models.frem import FeatureRandomEnhancement
 from .base import BOTTLENECK, Bound, Variant
+
+if TYPE_CHECKING:
+    from ..models.frem import FeatureRandomEnhancement
 
 
 class Frem(Variant):
@@ -15,7 +17,9 @@ class Frem(Variant):
     plot_pair = ("frem_b", "frem_x")
     fixed: ClassVar[bool] = False  # the same channels in every epoch
 
-    def bottleneck_transform(self, channels: int, hyper: dict[str, Any], seed: int) -> FeatureRandomEnhancement:
+    def bottleneck_transform(self, channels: int, hyper: dict[str, Any], seed: int) -> "FeatureRandomEnhancement":
+        from ..models.frem import FeatureRandomEnhancement
+
         return FeatureRandomEnhancement(channels, hyper["frem_b"], hyper["frem_x"], seed=seed, fixed=self.fixed)
 
 
