@@ -285,15 +285,23 @@ def _check_fixed_bound(arm: Arm, name: str, value: Any, bottleneck: int) -> None
         raise UserError(f"arm {arm.id}: fixed {name}={value} is outside the allowed {allowed}; fix its `fixed:`")
 
 
+def _gpus_here() -> int:
+    import torch  # seconds to import: only for a study that asks for GPUs
+
+    return torch.cuda.device_count()
+
+
 def check_fits_this_machine(spec: StudySpec) -> None:
     """A local study whose trials ask for more than this machine has would wait forever: refuse it now."""
     import os
 
-    import torch
-
     resources = spec.resources
-    have = {"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}
     wants = {"CPU": resources.workers * resources.cpus_per_worker, "GPU": resources.workers * resources.gpus_per_worker}
+    have = {"CPU": os.cpu_count() or 1}
+    if wants["GPU"]:
+        have["GPU"] = _gpus_here()
+    else:
+        del wants["GPU"]  # nothing to count: a CPU study never loads torch here
     short = [kind for kind in wants if wants[kind] > have[kind]]
     if short:
         asked = ", ".join(f"{wants[kind]:g} {kind}" for kind in wants)

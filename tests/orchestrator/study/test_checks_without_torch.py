@@ -15,10 +15,11 @@ from trainables.models import build_model
 CHECK_A_STUDY = """
 import json, sys
 import yaml
-from orchestrator.study.checks import space_context, validate_study
+from orchestrator.study.checks import check_fits_this_machine, space_context, validate_study
 from orchestrator.study.spec import StudySpec
 spec = StudySpec.model_validate(yaml.safe_load(open("studies/demo.yaml")))
 validate_study(spec)
+check_fits_this_machine(spec)  # a CPU study: no GPU to count
 print(json.dumps([[space_context(arm)["bottleneck_channels"] for arm in spec.arms()], "torch" in sys.modules]))
 """
 
