@@ -1,8 +1,9 @@
 """Model registry: a study names an architecture and a variant and gets a model.
 
-Architectures are registered in ``ARCHITECTURES`` below; every architecture
-takes a ``bottleneck_transform`` and an ``aux_head``, which is how each variant
-of ``trainables.variants`` changes it.
+Architectures are registered in ``ARCHITECTURES`` below: each one's builder here,
+its defaults and bottleneck width in ``trainables.architecture_names`` (torch-free,
+for the study's checks). Every architecture takes a ``bottleneck_transform`` and
+an ``aux_head``, which is how each variant of ``trainables.variants`` changes it.
 """
 
 from collections.abc import Callable
