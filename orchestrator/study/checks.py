@@ -296,12 +296,11 @@ def check_fits_this_machine(spec: StudySpec) -> None:
     import os
 
     resources = spec.resources
-    wants = {"CPU": resources.workers * resources.cpus_per_worker, "GPU": resources.workers * resources.gpus_per_worker}
+    wants = {"CPU": resources.workers * resources.cpus_per_worker}
     have = {"CPU": os.cpu_count() or 1}
-    if wants["GPU"]:
+    if resources.gpus_per_worker:  # a CPU study counts no GPUs, so it never loads torch here
+        wants["GPU"] = resources.workers * resources.gpus_per_worker
         have["GPU"] = _gpus_here()
-    else:
-        del wants["GPU"]  # nothing to count: a CPU study never loads torch here
     short = [kind for kind in wants if wants[kind] > have[kind]]
     if short:
         asked = ", ".join(f"{wants[kind]:g} {kind}" for kind in wants)

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from ..architecture_names import ARCHITECTURE_FACTS, NORMS, architecture_params, bottleneck_channels
+from ..architecture_names import ARCHITECTURE_FACTS, NORMS, ArchitectureFacts, architecture_params, bottleneck_channels
 from ..variants import get_variant, variants
 from .frem import FeatureRandomEnhancement
 from .renorm import BatchRenorm2d, with_batch_renorm
@@ -37,11 +37,10 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Architecture:
+class Architecture(ArchitectureFacts):
+    """An architecture's torch-free facts and what builds it."""
+
     build: Callable[..., nn.Module]
-    defaults: dict[str, Any]
-    bottleneck_channels: Callable[..., int]
-    depth_key: str  # the parameter `no_deep_layers` lowers by one
 
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
@@ -55,7 +54,7 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
 }
 # What each builds with, from the torch-free facts the study's checks read (architecture_names.py).
 ARCHITECTURES: dict[str, Architecture] = {
-    name: Architecture(_BUILDERS[name], dict(facts.defaults), facts.bottleneck_channels, facts.depth_key)
+    name: Architecture(dict(facts.defaults), facts.bottleneck_channels, facts.depth_key, _BUILDERS[name])
     for name, facts in ARCHITECTURE_FACTS.items()
 }
 

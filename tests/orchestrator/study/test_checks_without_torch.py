@@ -11,6 +11,7 @@ import yaml
 from orchestrator.study.spec import StudySpec
 from tests.conftest import REPO
 from trainables.models import build_model
+from trainables.variants import get_variant
 
 CHECK_A_STUDY = """
 import json, sys
@@ -32,7 +33,7 @@ def test_validating_a_study_loads_no_torch():
     spec = StudySpec.model_validate(yaml.safe_load((REPO / "studies" / "demo.yaml").read_text()))
     built = []
     for arm in spec.arms():
-        hyper = {"frem_b": 1, "frem_x": 2.0, "ds_lambda": 0.5}
+        hyper = get_variant(arm.variant.name).example  # what `orchestrate models` builds with
         model = build_model(arm.architecture.name, arm.variant.name, in_channels=1, num_classes=2,
                             params=dict(arm.architecture.params), hyper=hyper)  # fmt: skip
         convs = [module for module in model.bottleneck.modules() if isinstance(module, torch.nn.Conv2d)]
