@@ -2,7 +2,9 @@
 
 Ray Train V2 cannot be passed to ``tune.Tuner`` directly; the supported pattern
 is a Tune function trainable that builds a ``TorchTrainer`` and calls ``fit()``,
-with ``TuneReportCallback`` forwarding each ``ray.train.report`` to Tune.
+with a callback forwarding each ``ray.train.report`` to Tune. Here the run's
+Train controller runs inside the Tune trial actor, so that callback is a plain
+``ray.tune.report`` (``ReportToTune``) and no queue actor stands between them.
 """
 
 import json
@@ -11,7 +13,6 @@ from typing import Any
 
 import ray.train
 import ray.tune
-from ray.tune.integration.ray_train import TuneReportCallback
 
 from . import storage
 from .config import SampledTrial, TrialConfig
@@ -35,6 +36,8 @@ def lean_torch_trainer(stopped_mid_run: bool = True) -> type:
       "gloo") and passes Ray's ``TorchConfig``, and its module and that config import torch. This
       class does the same with ``TrialTorchConfig``, which runs Ray's own torch set-up on the
       workers (torch_backend.py).
+    - the controller's own actor (``run_controller_here``): Ray's ``TrainController`` runs in the
+      process that calls ``fit()``, the Tune trial actor.
     - side actors (each one more process importing Ray, per trial): Ray Data's DatasetManager when
       no Ray Dataset is given (trials load their own images), and the placement-group cleaner
       unless Tune may stop the run mid-way (ASHA): a run that ends by itself, or fails, frees its
@@ -60,7 +63,48 @@ def lean_torch_trainer(stopped_mid_run: bool = True) -> type:
             drop = unneeded if self.datasets else (DatasetsCallback, *unneeded)
             return [callback for callback in callbacks if not isinstance(callback, drop)]
 
+        def _initialize_and_run_controller(self, **controller_init_kwargs):
+            if ray.get_runtime_context().get_actor_id() is None:  # a driver (a test, a script): Ray's own way
+                return super()._initialize_and_run_controller(**controller_init_kwargs)
+            return run_controller_here(**controller_init_kwargs)
+
     return LeanTorchTrainer
+
+
+def run_controller_here(**controller_init_kwargs):
+    """Run Ray Train's controller in this process, as ``DataParallelTrainer`` would in an actor of its own.
+
+    Ray starts that actor (a new Python process importing Ray Train: about 2.4 CPU-s and a second
+    of a trial's start-up here) on the caller's node, with the caller's Train settings, and blocks
+    on its ``run()``; the Tune trial actor does nothing else meanwhile. Here the same controller
+    object runs the same loop on this thread. Its worker group is owned by this process, so when
+    Tune ends the trial actor the workers go with it, as they went with the controller's actor.
+    Ray's ``TuneReportCallback``, which relays reports from that actor through a queue actor
+    (another process per trial), becomes ``ReportToTune``."""
+    import asyncio
+
+    from ray.train.v2._internal.execution.controller import TrainController
+
+    controller = TrainController(**controller_init_kwargs)
+    asyncio.run(controller.run())
+    return controller.get_result()
+
+
+def report_to_tune() -> Any:
+    """A Train callback handing each report to Tune (``ray.tune.report``), as Ray's ``TuneReportCallback``
+    does through its queue actor: rank 0's metrics, with the checkpoint's path (the checkpoint itself
+    is already in storage)."""
+    from ray.train.v2.api.callback import UserCallback
+    from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY
+
+    class ReportToTune(UserCallback):
+        def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
+            first_worker = dict(metrics[0])
+            if checkpoint:
+                first_worker[CHECKPOINT_PATH_KEY] = checkpoint.path
+            ray.tune.report(first_worker)
+
+    return ReportToTune()
 
 
 def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
@@ -78,7 +122,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
         run_config=ray.train.RunConfig(
             name=trial.train_run_name(trial_id),
             storage_path=trial.train_storage,
-            callbacks=[TuneReportCallback()],
+            callbacks=[report_to_tune()],
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=1,  # the best by the metric; Ray always keeps the latest too
                 checkpoint_score_attribute=trial.metric,
@@ -88,9 +132,7 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
         ),
     )
     trainer.fit()
-    fit_returned_at = time.time()
-    wait_for_tune_to_take_the_last_report()
-    _write_phases(trial.train_run_location(trial_id), entered_at, fit_returned_at)
+    _write_phases(trial.train_run_location(trial_id), entered_at, time.time())
 
 
 PHASES_FILE = "phases.json"
@@ -103,29 +145,3 @@ def _write_phases(run_dir: str, entered_at: float, fit_returned_at: float) -> No
         storage.write_text(storage.join(run_dir, PHASES_FILE), json.dumps(phases))
     except OSError:
         pass  # a measurement only: never fail a trial over it
-
-
-HANDOFF_POLL_S = 0.05
-
-
-def wait_for_tune_to_take_the_last_report(timeout_s: float = 60.0) -> None:
-    """Return only once Tune's main thread holds every report of the Train run.
-
-    Works around a race in Ray 2.x's Train-in-Tune hand-off (observed as a trial hanging forever
-    after its last epoch): ``TuneReportCallback`` passes each report through a queue actor; the
-    trial actor's main thread takes it from there and puts it on the session's one-slot result
-    queue. If this function returns while the last report is still in the queue actor, Tune's
-    end-of-function result fills the slot first and the main thread blocks on its put for good.
-    """
-    from ray.train._internal.session import get_session
-
-    session = get_session()
-    handoff = getattr(session, "_inter_actor_queue", None)
-    if handoff is None:
-        return
-    deadline = time.monotonic() + timeout_s
-    while not handoff.empty() and time.monotonic() < deadline:
-        time.sleep(HANDOFF_POLL_S)
-    time.sleep(4 * HANDOFF_POLL_S)  # the main thread's step from the queue actor to the slot takes microseconds
-    while not session.result_queue.empty() and time.monotonic() < deadline:
-        time.sleep(HANDOFF_POLL_S)

@@ -1,5 +1,5 @@
-"""The trial's torch backend: the Tune trial actor's and the Train controller's side stay torch-free,
-the workers still get a real process group (gloo across two Ray Train workers)."""
+"""The trial's torch backend: the Tune trial actor's side (its Train controller included) stays
+torch-free, the workers still get a real process group (gloo across two Ray Train workers)."""
 
 import pickle
 import subprocess
@@ -71,12 +71,26 @@ def local_ray():
     ray.shutdown()
 
 
-def test_two_workers_get_one_gloo_process_group(local_ray, tmp_path):
-    trainer = lean_torch_trainer(stopped_mid_run=False)(
-        _all_reduce_ranks,
-        torch_config=TrialTorchConfig(),
-        scaling_config=ray.train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
-        run_config=ray.train.RunConfig(name="ddp", storage_path=str(tmp_path)),
-    )
-    metrics = trainer.fit().metrics
+@ray.remote(num_cpus=0)
+class TrialActor:
+    """Stands where Tune's trial actor stands: the process that calls ``fit()`` for a trial."""
+
+    def fit(self, storage_path: str) -> dict:
+        trainer = lean_torch_trainer(stopped_mid_run=False)(
+            _all_reduce_ranks,
+            torch_config=TrialTorchConfig(),
+            scaling_config=ray.train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
+            run_config=ray.train.RunConfig(name="ddp", storage_path=storage_path),
+        )
+        return trainer.fit().metrics
+
+
+def _actor_classes() -> list[str]:
+    return sorted(actor["ActorClassName"] for actor in ray._private.state.actors().values())
+
+
+def test_two_workers_get_one_gloo_process_group_from_a_controller_in_the_trial_actor(local_ray, tmp_path):
+    metrics = ray.get(TrialActor.remote().fit.remote(str(tmp_path)))
     assert metrics["world_size"] == 2 and metrics["rank_sum"] == 3.0 and metrics["backend"] == "gloo"
+    started = _actor_classes()  # the controller ran in the trial actor: no actor of its own
+    assert started.count("RayTrainWorker") == 2 and not [name for name in started if "Controller" in name], started
