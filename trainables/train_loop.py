@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from .checkpoint_files import CHECKPOINT_FILE
 from .config import EarlyStopping, LrSchedule, SampledTrial, TrialConfig
 from .data import LoadedDataset, load_dataset
+from .eager_optim import EagerAdam
 from .losses import LossFn, build_loss, segmentation_loss
 from .metrics import empty_confusion, label_confusion, split_metrics
 from .models import build_model
@@ -148,8 +149,7 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         seed=seed,
     )
     model, core = prepared(model, training)
-    trainable = [p for p in model.parameters() if p.requires_grad]  # a frozen encoder is not optimised
-    optimizer = torch.optim.Adam(trainable, lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
+    optimizer = make_optimizer(model, hyper, compiled=training.compile)
     workers = loader_workers(training.loader_workers, config.resources.cpus_per_worker)
     return Run(
         config=config,
@@ -167,6 +167,14 @@ def set_up(config: TrialConfig, hyper: dict[str, Any], seed: int) -> Run:
         amp=_use_amp(training.mixed_precision, device),
         rank=rank,
     )
+
+
+def make_optimizer(model: torch.nn.Module, hyper: dict[str, Any], compiled: bool) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters (a frozen encoder is not optimised); without torch._dynamo's
+    import unless the model is compiled (eager_optim.py)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    adam = torch.optim.Adam if compiled else EagerAdam
+    return adam(trainable, lr=hyper["lr"], weight_decay=hyper.get("weight_decay", 0.0))
 
 
 def prepared(model: torch.nn.Module, training, prepare=None) -> tuple[torch.nn.Module, torch.nn.Module]:
