@@ -139,9 +139,11 @@ PHASES_FILE = "phases.json"
 
 
 def _write_phases(run_dir: str, entered_at: float, fit_returned_at: float) -> None:
-    """When the trial function started and when its Train run returned, for benchmarks/run.py's breakdown."""
+    """When the trial function started and when its Train run returned, for benchmarks/run.py's
+    breakdown, and the node the trial actor (with the run's controller) ran on."""
     try:
-        phases = {"entered_at": entered_at, "fit_returned_at": fit_returned_at}
+        node = ray.get_runtime_context().get_node_id()
+        phases = {"entered_at": entered_at, "fit_returned_at": fit_returned_at, "node": node}
         storage.write_text(storage.join(run_dir, PHASES_FILE), json.dumps(phases))
     except OSError:
         pass  # a measurement only: never fail a trial over it

@@ -8,8 +8,10 @@ hyperparameters as its config and the arm's fixed settings via
 import functools
 from typing import Any
 
+import ray
 from optuna.samplers import TPESampler
 from ray import tune
+from ray._raylet import RAY_NODE_ID_KEY
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
@@ -63,9 +65,15 @@ def _sample(space_name: str, context: dict[str, Any], fixed: dict[str, Any], tri
 
 
 def trainable_for(config: TrialConfig):
+    """The trial, on this (the arm driver's) node. The trial actor only drives a TorchTrainer (its
+    workers hold the CPUs and GPUs) and hosts the run's Train controller, which Ray pins to the
+    driver's node: a lost worker node then only costs Train a worker it restarts from the last
+    checkpoint, never the trial (Tune does not retry trials: a failed one stays failed)."""
     trainable = tune.with_parameters(run_trial, trial=config)
-    # The trial itself only drives a TorchTrainer; its workers hold the CPUs and GPUs.
-    return tune.with_resources(trainable, {"CPU": 0, "memory": 64 * 1024**2})
+    here = [{RAY_NODE_ID_KEY: ray.get_runtime_context().get_node_id()}]
+    return tune.with_resources(
+        trainable, tune.PlacementGroupFactory([{"CPU": 0, "memory": 64 * 1024**2}], bundle_label_selector=here)
+    )
 
 
 def _scheduler(spec: StudySpec) -> TrialScheduler:

@@ -3,6 +3,7 @@ on this machine), its trial checkpoints in S3 (moto's server on 127.0.0.1): tria
 a trial on the worker node killed mid-trial moves to the head and continues from its last checkpoint
 in the bucket, with no epoch lost or recorded twice, and the finished study compares."""
 
+import json
 import os
 import re
 import signal
@@ -17,9 +18,11 @@ import yaml
 from tests.cluster.conftest import job_id, start_node, stop_node, wait_until_started
 from tests.conftest import orchestrate, tiny_spec
 from tests.orchestrator.run.s3_server import BUCKET, assert_each_trial_checkpointed_in_the_bucket
+from trainables.trial import PHASES_FILE
 
 pytestmark = pytest.mark.ray
 EPOCHS, TRIALS = 6, 3  # 3 trials at once: two fill the head's 2 CPUs, one the worker node's
+ARM = "cells__unet__baseline"
 
 
 def _epochs_on(study, node: str) -> dict[str, int]:
@@ -101,5 +104,9 @@ def test_a_job_on_two_nodes_survives_a_killed_node_with_checkpoints_in_s3_and_co
     assert moved_epochs["node"].iloc[0] == lost_node and moved_epochs["node"].iloc[-1] != lost_node
     assert trials.set_index("trial_id").loc[moved, "node"] != lost_node
     assert_each_trial_checkpointed_in_the_bucket(s3_bucket, f"{BUCKET}/cluster/nodes", trials["trial_id"], study)
+    # Each trial's actor, which hosts its Train controller, ran beside the arm's driver on the head.
+    for trial_id in trials["trial_id"]:
+        with s3_bucket.open_input_stream(f"{BUCKET}/cluster/nodes/train/{ARM}__{trial_id}/{PHASES_FILE}") as phases:
+            assert json.loads(phases.read())["node"] != lost_node, trial_id
     compared = orchestrate("compare", study)
     assert compared.returncode == 0 and "| unet | baseline |" in compared.stdout, compared.stdout + compared.stderr
