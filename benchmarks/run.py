@@ -86,10 +86,10 @@ class Phases:
 
 
 # What every trial's fresh Ray Train worker process must load before its first step: Ray Train's worker
-# module, torch, and torch._dynamo (torch.optim's optimizers import it when the first one is built).
+# module, torch, and the trial's optimizer (EagerAdam: torch's Adam without torch._dynamo's import).
 WORKER_FLOOR = (
     "import ray.train.v2._internal.execution.worker_group.worker, torch; "
-    "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])"
+    "from trainables.eager_optim import EagerAdam; EagerAdam([torch.nn.Parameter(torch.zeros(1))])"
 )
 
 

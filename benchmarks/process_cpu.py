@@ -1,0 +1,103 @@
+"""Where a study's CPU time goes, process by process (why the test suite is CPU-bound on 2 cores).
+
+Runs ``orchestrate run`` on a tiny study (one arm, ``--trials`` trials of 1
+epoch, 2 at a time) and reads every descendant process's CPU time from
+``/proc`` every 0.1 s: the CLI, the local Ray it starts, the arm's driver and
+each Ray worker, named by what it last ran (``ray::RayTrainWorker``, ...).
+Printed per kind of process, with the total against the trials' own training
+time from the results (the baseline: what the study exists to do).
+
+    python benchmarks/process_cpu.py [--trials 6]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import yaml
+from tiny_study import tiny_study  # beside this file
+
+REPO = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+# (what a process's command line holds, the name it is counted under), first match wins
+KINDS = (
+    ("ray::RayTrainWorker", "Train worker"),
+    ("ray::SynchronizationActor", "Train's synchronisation actor"),
+    ("ray::TrainController", "Train controller (own actor)"),
+    ("ray::_QueueActor", "Tune's report queue actor"),
+    ("ray::evaluate", "final evaluation task"),
+    ("ray::_AutoscalingCoordinatorActor", "Train's autoscaling coordinator"),
+    ("ray::", "Tune trial actor / other Ray worker"),
+    ("orchestrator.run.arm_process", "the arm's driver process"),
+    ("-m orchestrator run", "orchestrate run itself"),
+)
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds so far), or None once the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _kind(command: str) -> str:
+    return next((name for marker, name in KINDS if marker in command), "local Ray (GCS, raylet, agents)")
+
+
+def sample_until_done(study: subprocess.Popen) -> dict[int, tuple[str, float]]:
+    """pid -> (its kind, its CPU seconds) for the study's process and all its descendants."""
+    seen: dict[int, tuple[str, float]] = {}
+    while study.poll() is None:
+        stats = {pid: stat for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if (stat := _stat(pid))}
+        family = {study.pid}
+        for _ in range(8):  # descendants, a generation per pass
+            family |= {pid for pid, (parent, _) in stats.items() if parent in family}
+        for pid in family & stats.keys():
+            command = _command(pid)
+            kind = _kind(command) if command and "ray::IDLE" not in command else None
+            previous = seen.get(pid, ("", 0.0))[0]
+            seen[pid] = (kind or previous or "idle Ray worker", stats[pid][1])
+        time.sleep(0.1)
+    return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=6)
+    trials = parser.parse_args().trials
+    with tempfile.TemporaryDirectory() as root:
+        spec_path = Path(root) / "spec.yaml"
+        spec_path.write_text(yaml.safe_dump(tiny_study("cpu", ["baseline"], trials, epochs=1, max_concurrent=2)))
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", root]
+        seen = sample_until_done(subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL))
+        wall = time.perf_counter() - started
+        epochs = ds.dataset(Path(root) / "cpu" / "results" / "epochs").to_table().to_pandas()
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for kind, cpu in seen.values():
+        by_kind[kind].append(cpu)
+    total = sum(cpu for _, cpu in seen.values())
+    print(f"one arm, {trials} trials of 1 epoch, 2 at a time: {total:.1f} CPU-s in {wall:.1f} s")
+    for kind, cpus in sorted(by_kind.items(), key=lambda item: -sum(item[1])):
+        print(f"  {kind:40} {sum(cpus):6.1f} CPU-s in {len(cpus):2} process(es), {sum(cpus) / trials:5.2f} per trial")
+    trained = float(epochs["epoch_seconds"].sum())
+    print(f"  baseline, the trials' own training and validation: {trained:.1f} s (ratio {total / trained:.0f})")
+
+
+if __name__ == "__main__":
+    main()
