@@ -33,7 +33,11 @@ KINDS = (
     ("ray::_QueueActor", "Tune's report queue actor"),
     ("ray::evaluate", "final evaluation task"),
     ("ray::_AutoscalingCoordinatorActor", "Train's autoscaling coordinator"),
-    ("ray::", "Tune trial actor / other Ray worker"),
+    ("ray::ImplicitFunc", "Tune trial actor (hosting the Train controller)"),
+    ("ray::DashboardAgent", "local Ray (GCS, raylet, agents)"),
+    ("ray::RuntimeEnvAgent", "local Ray (GCS, raylet, agents)"),
+    ("ray::", "other Ray worker"),
+    ("workers/default_worker.py", "Ray worker started and never used"),
     ("orchestrator.run.arm_process", "the arm's driver process"),
     ("-m orchestrator run", "orchestrate run itself"),
 )
@@ -94,7 +98,7 @@ def main() -> None:
     total = sum(cpu for _, cpu in seen.values())
     print(f"one arm, {trials} trials of 1 epoch, 2 at a time: {total:.1f} CPU-s in {wall:.1f} s")
     for kind, cpus in sorted(by_kind.items(), key=lambda item: -sum(item[1])):
-        print(f"  {kind:40} {sum(cpus):6.1f} CPU-s in {len(cpus):2} process(es), {sum(cpus) / trials:5.2f} per trial")
+        print(f"  {kind:48} {sum(cpus):6.1f} CPU-s in {len(cpus):2} process(es), {sum(cpus) / trials:5.2f} per trial")
     trained = float(epochs["epoch_seconds"].sum())
     print(f"  baseline, the trials' own training and validation: {trained:.1f} s (ratio {total / trained:.0f})")
 

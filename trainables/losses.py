@@ -68,14 +68,14 @@ def _single(name: str, focal_gamma: float) -> LossFn:
 
 def _multilabel(name: str) -> LossFn:
     """A loss over a multilabel head's channels, the bit-mask target split into one 0/1 mask per channel."""
-    from segmentation_models_pytorch import losses as smp_losses
-
     from .labels import to_channels
 
     if name == "bce":  # 003 §5.1.3: binary cross-entropy on each of the four sigmoid masks
         return lambda logits, target: F.binary_cross_entropy_with_logits(
             logits, to_channels(target, logits.shape[1]).float()
         )
+    from segmentation_models_pytorch import losses as smp_losses  # only for its Dice, as in _single
+
     if name == "dice":
         dice = smp_losses.DiceLoss("multilabel", from_logits=True)
         return lambda logits, target: dice(logits, to_channels(target, logits.shape[1]))
