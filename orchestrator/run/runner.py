@@ -107,8 +107,10 @@ def reconcile_arm(study: StudyDir, arm: Arm, recorder: ResultsRecorder, kept: se
     for trial in trials:
         if trial.status in FINISHED and trial.trial_id not in recorded:
             recorder.record_trial(trial)
-        elif trial.trial_id in recorded:
-            study.results.compact_epochs(arm.id, trial.trial_id)  # folds in what a crash left uncompacted
+    # Every recorded trial, those of an earlier experiment (``kept``) too: a crash mid-compaction
+    # left its epochs both in its compacted file and in epoch files, which this folds in again.
+    for trial_id in recorded:
+        study.results.compact_epochs(arm.id, trial_id)
     orphaned = study.results.quarantine(arm.id, keep=known | kept)
     unfinished = {trial.trial_id for trial in trials if trial.status not in FINISHED}  # Tune resumes these
     settle_unfinished_trials(study.root, arm.id, live=unfinished, recorded=functools.partial(_outcome, study, arm))
