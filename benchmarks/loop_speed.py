@@ -53,7 +53,7 @@ def _project_run(device: torch.device) -> train_loop.Run:
     data = train_loop.load_dataset(config.data, config.split, config.data_seed)
     model = build_model("unet", "baseline", in_channels=1, num_classes=2, params=config.architecture_params, seed=0)
     model, core = train_loop.prepared(model, training, prepare=lambda module: module.to(device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = train_loop.make_optimizer(model, {"lr": 1e-3}, compiled=training.compile)  # as a trial builds it
     loader = train_loop.make_loader(data.train, training.batch_size, True, 0, 1, 0, 0)
     return train_loop.Run(
         config, {"lr": 1e-3}, data, model, core, optimizer, None, loader, loader, build_loss("ce"), 0.0, device,
