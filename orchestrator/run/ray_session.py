@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.errors import UserError
+from trainables.fixed_cluster import FIXED_SIZE_CLUSTER_ENV, on_a_fixed_size_cluster
 
 # Environment for every Ray process of the study. Each step of a trial's Train run (workers up,
 # training done) waits for the controller's next health check (default every 2 s; 0.5 s -> 0.2 s took
@@ -117,6 +118,18 @@ def _own_address(address: str | None) -> dict[str, str]:
     return {"RAY_ADDRESS": f"{get_node_ip_address()}:{port}"}
 
 
+def fixed_size_env(address: str | None) -> dict[str, str]:
+    """The mark of a Ray started here, which cannot grow (trainables/fixed_cluster.py), for every process
+    of the study: the arm drivers started from this process inherit it, and pass it to their jobs."""
+    if address is None:
+        os.environ[FIXED_SIZE_CLUSTER_ENV] = "1"
+    return {FIXED_SIZE_CLUSTER_ENV: "1"} if on_a_fixed_size_cluster() else {}
+
+
+def _study_env_vars(address: str | None) -> dict[str, str]:
+    return {**RAY_ENV, **object_store_env(), **_own_address(address), **fixed_size_env(address)}
+
+
 def _link_session_logs(context, log_dir: Path) -> None:
     """``logs/ray-session`` -> the Ray session's own logs."""
     session_dir = Path(getattr(context, "address_info", {}).get("session_dir", "") or "")
@@ -149,7 +162,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
     try:
         context = ray.init(
             address=address,
-            runtime_env={"env_vars": {**RAY_ENV, **object_store_env(), **_own_address(address)}},
+            runtime_env={"env_vars": _study_env_vars(address)},
             log_to_driver=False,
             include_dashboard=dashboard,
             dashboard_host="127.0.0.1",

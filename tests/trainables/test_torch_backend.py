@@ -12,6 +12,7 @@ from ray.train.v2._internal.callbacks.accelerators import AcceleratorSetupCallba
 from ray.train.v2._internal.callbacks.backend_setup import BackendSetupCallback
 
 from tests.conftest import REPO
+from trainables.fixed_cluster import FIXED_SIZE_CLUSTER_ENV
 from trainables.torch_backend import TrialTorchConfig
 from trainables.trial import lean_torch_trainer
 
@@ -66,7 +67,9 @@ def _all_reduce_ranks() -> None:
 
 @pytest.fixture
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # marked as the study's own local Ray is (orchestrator/run/ray_session.py): it cannot grow
+    fixed_size = {"env_vars": {FIXED_SIZE_CLUSTER_ENV: "1"}}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=fixed_size)
     yield
     ray.shutdown()
 
@@ -94,3 +97,4 @@ def test_two_workers_get_one_gloo_process_group_from_a_controller_in_the_trial_a
     assert metrics["world_size"] == 2 and metrics["rank_sum"] == 3.0 and metrics["backend"] == "gloo"
     started = _actor_classes()  # the controller ran in the trial actor: no actor of its own
     assert started.count("RayTrainWorker") == 2 and not [name for name in started if "Controller" in name], started
+    assert "_AutoscalingCoordinatorActor" not in started  # nothing to ask for resources on a fixed-size cluster
