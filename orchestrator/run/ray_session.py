@@ -5,7 +5,8 @@ import os
 import socket
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 from orchestrator.errors import UserError
@@ -159,25 +160,48 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
 
     optuna.logging.disable_default_handler()
     _send_logs_to(log_dir / (f"driver-{arm}.log" if arm else "driver.log"))
-    try:
-        context = ray.init(
-            address=address,
-            runtime_env={"env_vars": _study_env_vars(address)},
-            log_to_driver=False,
-            include_dashboard=dashboard,
-            dashboard_host="127.0.0.1",
-            logging_level=logging.WARNING,
-            configure_logging=False,
-            **({} if address else {"_system_config": LOCAL_SYSTEM_CONFIG}),
-        )
-    except ConnectionError as error:
-        raise UserError(f"could not connect to a Ray cluster at {address}: {error}; check --address") from None
+    context = _init_ray(address, dashboard)
     if arm is None:
         _link_session_logs(context, log_dir)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _init_ray(address: str | None, dashboard: bool):
+    import ray
+
+    try:
+        with nullcontext() if address else _without_log_and_autoscaler_monitors():
+            return ray.init(
+                address=address,
+                runtime_env={"env_vars": _study_env_vars(address)},
+                log_to_driver=False,
+                include_dashboard=dashboard,
+                dashboard_host="127.0.0.1",
+                logging_level=logging.WARNING,
+                configure_logging=False,
+                **({} if address else {"_system_config": LOCAL_SYSTEM_CONFIG}),
+            )
+    except ConnectionError as error:
+        raise UserError(f"could not connect to a Ray cluster at {address}: {error}; check --address") from None
+
+
+@contextmanager
+def _without_log_and_autoscaler_monitors():
+    """A local Ray without its log monitor (it streams workers' output to drivers, which here take
+    none: ``log_to_driver=False``) or its autoscaler monitor (a fixed-size cluster): two Python
+    processes per study, about 1.3 CPU-s. ``ray.init`` has no option for either; its local start
+    builds its ``RayParams`` here (ray/_private/worker.py), which has both (as ``ray start`` does)."""
+    from ray._private import parameter
+
+    ray_params = parameter.RayParams
+    parameter.RayParams = partial(ray_params, include_log_monitor=False, no_monitor=True)
+    try:
+        yield
+    finally:
+        parameter.RayParams = ray_params
 
 
 def wants_dashboard(stops_trials_mid_run: bool) -> bool:
