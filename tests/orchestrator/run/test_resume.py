@@ -22,13 +22,15 @@ from tests.orchestrator.run.s3_server import BUCKET, assert_each_trial_checkpoin
 pytestmark = pytest.mark.ray
 
 BUDGET, EPOCHS = 2, 2
-FREM_BUDGET = 4  # more than the baseline's, so the frem arm is still running when the baseline arm is done
+# More than the baseline's, so the frem arm is still running when the baseline arm is done; 27 result rows
+# in all, of which the 10 kills used 20 alone on this machine (a faster start-up leaves more rows per kill)
+FREM_BUDGET = 7
 BUDGETS = {"cells__unet__baseline": BUDGET, "cells__unet__frem": FREM_BUDGET}
 KILLS = 10
-# Each kill waits for 0 or 1 new result rows since its driver started, then up to 4 s more: kills land
+# Each kill waits for 0 or 1 new result rows since its driver started, then up to 3 s more: kills land
 # anywhere from Python's imports and Ray's start to mid-epoch, mid-trial and mid-arm, and the study moves on.
 NEW_ROWS_BEFORE_KILL = (0, 1)
-EXTRA_DELAY_S = 4.0
+EXTRA_DELAY_S = 3.0
 TRUNCATE_AT_KILL = 5  # after this kill, Tune's state of every unfinished arm is cut short
 
 
