@@ -6,8 +6,11 @@ epoch, 2 at a time) and reads every descendant process's CPU time from
 each Ray worker, named by what it last ran (``ray::RayTrainWorker``, ...).
 Printed per kind of process, with the total against the trials' own training
 time from the results (the baseline: what the study exists to do).
+``--command`` samples any command's processes the same way instead (every
+0.25 s), against the command's wall time on all cores: the test suite, say.
 
     python benchmarks/process_cpu.py [--trials 6]
+    python benchmarks/process_cpu.py --command "bash scripts/test.sh"
 """
 
 import argparse
@@ -40,6 +43,15 @@ KINDS = (
     ("workers/default_worker.py", "Ray worker started and never used"),
     ("orchestrator.run.arm_process", "the arm's driver process"),
     ("-m orchestrator run", "orchestrate run itself"),
+    ("-m orchestrator resume", "orchestrate resume itself"),
+    ("-m orchestrator", "other orchestrate commands"),
+    ("gcs_server", "local Ray (GCS, raylet, agents)"),
+    ("raylet", "local Ray (GCS, raylet, agents)"),
+    ("ray/dashboard", "local Ray (GCS, raylet, agents)"),
+    ("pytest", "pytest and its workers (in-process tests)"),
+    ("sys.stdin.readline", "pytest and its workers (in-process tests)"),  # an xdist worker
+    ("moto", "moto's S3 server (tests)"),
+    ("python", "other Python processes"),
 )
 
 
@@ -60,30 +72,41 @@ def _command(pid: int) -> str:
 
 
 def _kind(command: str) -> str:
-    return next((name for marker, name in KINDS if marker in command), "local Ray (GCS, raylet, agents)")
+    return next((name for marker, name in KINDS if marker in command), "other processes")
 
 
-def sample_until_done(study: subprocess.Popen) -> dict[int, tuple[str, float]]:
+def sample_until_done(study: subprocess.Popen, every_s: float = 0.1) -> dict[int, tuple[str, float]]:
     """pid -> (its kind, its CPU seconds) for the study's process and all its descendants."""
     seen: dict[int, tuple[str, float]] = {}
     while study.poll() is None:
         stats = {pid: stat for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if (stat := _stat(pid))}
         family = {study.pid}
-        for _ in range(8):  # descendants, a generation per pass
+        for _ in range(12):  # descendants, a generation per pass
             family |= {pid for pid, (parent, _) in stats.items() if parent in family}
         for pid in family & stats.keys():
             command = _command(pid)
             kind = _kind(command) if command and "ray::IDLE" not in command else None
             previous = seen.get(pid, ("", 0.0))[0]
             seen[pid] = (kind or previous or "idle Ray worker", stats[pid][1])
-        time.sleep(0.1)
+        time.sleep(every_s)
     return seen
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=6)
-    trials = parser.parse_args().trials
+def _by_kind(seen: dict[int, tuple[str, float]]) -> dict[str, list[float]]:
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for kind, cpu in seen.values():
+        by_kind[kind].append(cpu)
+    return by_kind
+
+
+def _print_kinds(by_kind: dict[str, list[float]], trials: int | None = None) -> None:
+    total = sum(map(sum, by_kind.values()))
+    for kind, cpus in sorted(by_kind.items(), key=lambda item: -sum(item[1])):
+        share = f"{sum(cpus) / trials:5.2f} per trial" if trials else f"{100 * sum(cpus) / total:4.1f} %"
+        print(f"  {kind:48} {sum(cpus):6.1f} CPU-s in {len(cpus):3} process(es), {share}")
+
+
+def _study(trials: int) -> None:
     with tempfile.TemporaryDirectory() as root:
         spec_path = Path(root) / "spec.yaml"
         spec_path.write_text(yaml.safe_dump(tiny_study("cpu", ["baseline"], trials, epochs=1, max_concurrent=2)))
@@ -92,15 +115,34 @@ def main() -> None:
         seen = sample_until_done(subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL))
         wall = time.perf_counter() - started
         epochs = ds.dataset(Path(root) / "cpu" / "results" / "epochs").to_table().to_pandas()
-    by_kind: dict[str, list[float]] = defaultdict(list)
-    for kind, cpu in seen.values():
-        by_kind[kind].append(cpu)
     total = sum(cpu for _, cpu in seen.values())
     print(f"one arm, {trials} trials of 1 epoch, 2 at a time: {total:.1f} CPU-s in {wall:.1f} s")
-    for kind, cpus in sorted(by_kind.items(), key=lambda item: -sum(item[1])):
-        print(f"  {kind:48} {sum(cpus):6.1f} CPU-s in {len(cpus):2} process(es), {sum(cpus) / trials:5.2f} per trial")
+    _print_kinds(_by_kind(seen), trials)
     trained = float(epochs["epoch_seconds"].sum())
     print(f"  baseline, the trials' own training and validation: {trained:.1f} s (ratio {total / trained:.0f})")
+
+
+def _sample_a_command(command: str) -> None:
+    started = time.perf_counter()
+    done = subprocess.Popen(command, shell=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    seen = sample_until_done(done, every_s=0.25)
+    wall = time.perf_counter() - started
+    total, cores = sum(cpu for _, cpu in seen.values()), os.cpu_count() or 1
+    print(f"`{command}` (exit code {done.returncode}): {total:.1f} CPU-s in {wall:.1f} s")
+    _print_kinds(_by_kind(seen))
+    capacity = wall * cores
+    print(f"  baseline, the wall time on all {cores} cores: {capacity:.1f} CPU-s (ratio {total / capacity:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--command", help="sample this shell command's processes instead of a tiny study")
+    args = parser.parse_args()
+    if args.command:
+        _sample_a_command(args.command)
+    else:
+        _study(args.trials)
 
 
 if __name__ == "__main__":
