@@ -1,3 +1,5 @@
+"""The local Ray a study starts for itself: which processes it runs, and the mark that it cannot grow."""
+
 import os
 import subprocess
 import sys
@@ -19,17 +21,19 @@ def test_only_a_ray_the_study_starts_itself_is_marked_as_one_that_cannot_grow(mo
 
 
 LIST_THE_LOCAL_RAYS_PROCESSES = """
-import sys
+import os, sys
 from pathlib import Path
 import ray
 from orchestrator.run.ray_session import ray_session
+from trainables.fixed_cluster import FIXED_SIZE_CLUSTER_ENV
 with ray_session(None, Path(sys.argv[1]), dashboard=False):
     print(" ".join(sorted(ray._private.worker._global_node.all_processes)))
+    print(ray.get(ray.remote(lambda: os.environ.get(FIXED_SIZE_CLUSTER_ENV, "unset")).remote()))
 """
 
 
 @pytest.mark.ray
-def test_a_local_ray_starts_without_a_log_monitor_or_an_autoscaler_monitor(tmp_path):
+def test_a_local_ray_starts_without_its_monitors_and_tells_its_workers_it_cannot_grow(tmp_path):
     started = subprocess.run(
         [sys.executable, "-c", LIST_THE_LOCAL_RAYS_PROCESSES, str(tmp_path)],
         cwd=REPO,
@@ -38,5 +42,7 @@ def test_a_local_ray_starts_without_a_log_monitor_or_an_autoscaler_monitor(tmp_p
         timeout=120,
     )
     assert started.returncode == 0, started.stderr
-    processes = started.stdout.split()
-    assert {"gcs_server", "raylet"} <= set(processes) and not {"log_monitor", "monitor"} & set(processes), processes
+    processes, worker_sees = started.stdout.splitlines()
+    processes = set(processes.split())
+    assert {"gcs_server", "raylet"} <= processes and not {"log_monitor", "monitor"} & processes, processes
+    assert worker_sees == "1"  # a Ray worker of the study: Train's scaling policy asks no autoscaler there
