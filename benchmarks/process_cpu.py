@@ -75,12 +75,12 @@ def _kind(command: str) -> str:
     return next((name for marker, name in KINDS if marker in command), "other processes")
 
 
-def sample_until_done(study: subprocess.Popen, every_s: float = 0.1) -> dict[int, tuple[str, float]]:
-    """pid -> (its kind, its CPU seconds) for the study's process and all its descendants."""
+def sample_until_done(process: subprocess.Popen, every_s: float = 0.1) -> dict[int, tuple[str, float]]:
+    """pid -> (its kind, its CPU seconds) for ``process`` and all its descendants."""
     seen: dict[int, tuple[str, float]] = {}
-    while study.poll() is None:
+    while process.poll() is None:
         stats = {pid: stat for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if (stat := _stat(pid))}
-        family = {study.pid}
+        family = {process.pid}
         for _ in range(12):  # descendants, a generation per pass
             family |= {pid for pid, (parent, _) in stats.items() if parent in family}
         for pid in family & stats.keys():
@@ -90,6 +90,15 @@ def sample_until_done(study: subprocess.Popen, every_s: float = 0.1) -> dict[int
             seen[pid] = (kind or previous or "idle Ray worker", stats[pid][1])
         time.sleep(every_s)
     return seen
+
+
+def _run_sampled(command: list[str] | str, every_s: float, shell: bool = False):
+    """Run ``command`` from the repository root, sampling its processes: (pid -> (kind, CPU-s)), the
+    total CPU-s, the wall seconds, its exit code."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, shell=shell, cwd=REPO, stdout=subprocess.DEVNULL)
+    seen = sample_until_done(process, every_s)
+    return seen, sum(cpu for _, cpu in seen.values()), time.perf_counter() - started, process.returncode
 
 
 def _by_kind(seen: dict[int, tuple[str, float]]) -> dict[str, list[float]]:
@@ -110,12 +119,9 @@ def _study(trials: int) -> None:
     with tempfile.TemporaryDirectory() as root:
         spec_path = Path(root) / "spec.yaml"
         spec_path.write_text(yaml.safe_dump(tiny_study("cpu", ["baseline"], trials, epochs=1, max_concurrent=2)))
-        started = time.perf_counter()
         command = [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--storage", root]
-        seen = sample_until_done(subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL))
-        wall = time.perf_counter() - started
+        seen, total, wall, _ = _run_sampled(command, every_s=0.1)
         epochs = ds.dataset(Path(root) / "cpu" / "results" / "epochs").to_table().to_pandas()
-    total = sum(cpu for _, cpu in seen.values())
     print(f"one arm, {trials} trials of 1 epoch, 2 at a time: {total:.1f} CPU-s in {wall:.1f} s")
     _print_kinds(_by_kind(seen), trials)
     trained = float(epochs["epoch_seconds"].sum())
@@ -123,12 +129,9 @@ def _study(trials: int) -> None:
 
 
 def _sample_a_command(command: str) -> None:
-    started = time.perf_counter()
-    done = subprocess.Popen(command, shell=True, cwd=REPO, stdout=subprocess.DEVNULL)
-    seen = sample_until_done(done, every_s=0.25)
-    wall = time.perf_counter() - started
-    total, cores = sum(cpu for _, cpu in seen.values()), os.cpu_count() or 1
-    print(f"`{command}` (exit code {done.returncode}): {total:.1f} CPU-s in {wall:.1f} s")
+    seen, total, wall, returncode = _run_sampled(command, every_s=0.25, shell=True)
+    cores = os.cpu_count() or 1
+    print(f"`{command}` (exit code {returncode}): {total:.1f} CPU-s in {wall:.1f} s")
     _print_kinds(_by_kind(seen))
     capacity = wall * cores
     print(f"  baseline, the wall time on all {cores} cores: {capacity:.1f} CPU-s (ratio {total / capacity:.2f})")
