@@ -89,6 +89,16 @@ def _scheduler(spec: StudySpec) -> TrialScheduler:
     )
 
 
+def _without_callback_usage_tag() -> None:
+    """Ray Tune tags which of its logger callbacks a run uses, for Ray's usage statistics, by importing
+    each integration it knows to compare class names (``ray.air._internal.usage.tag_callbacks``):
+    where MLflow is installed (the ``tracking`` extra) that is ``import mlflow``, about 1 CPU-s in
+    every arm's driver, for a tag. The tag is left out; the callbacks run as before."""
+    from ray.air._internal import usage
+
+    usage.tag_callbacks = lambda callbacks: False
+
+
 def new_tuner(
     study: StudyDir,
     arm: Arm,
@@ -106,6 +116,7 @@ def new_tuner(
     less when earlier trials are kept).
     ``trainable`` replaces the trial (a Ray Train run) only in benchmarks of the driver's own cost."""
     spec = study.spec
+    _without_callback_usage_tag()
     searcher = StudyOptunaSearch(
         space=functools.partial(_sample, arm.variant.space, context or space_context(arm), fixed_hyperparameters(arm)),
         metric=spec.metric,
@@ -141,6 +152,7 @@ def new_tuner(
 
 def restore_tuner(study: StudyDir, arm: Arm, config: TrialConfig) -> tune.Tuner:
     """Continue an arm: TPE keeps its whole history; unfinished trials resume from their checkpoints."""
+    _without_callback_usage_tag()
     return tune.Tuner.restore(
         str(study.arm_dir(arm.id)),
         trainable=trainable_for(config),
