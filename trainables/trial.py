@@ -17,6 +17,7 @@ import ray.tune
 from . import storage
 from .config import SampledTrial, TrialConfig
 from .fixed_cluster import on_a_fixed_size_cluster, without_autoscaling_requests
+from .one_worker_barrier import worker_group_of_one_class
 from .torch_backend import TrialTorchConfig
 
 
@@ -82,15 +83,19 @@ def run_controller_here(**controller_init_kwargs):
     Tune ends the trial actor the workers go with it, as they went with the controller's actor.
     Ray's ``TuneReportCallback``, which relays reports from that actor through a queue actor
     (another process per trial), becomes ``ReportToTune``. On the study's own local Ray the scaling
-    policy asks no autoscaling coordinator for resources (fixed_cluster.py)."""
+    policy asks no autoscaling coordinator for resources (fixed_cluster.py). A run of one worker
+    starts no synchronisation actor either (one_worker_barrier.py)."""
     import asyncio
 
     from ray.train.v2._internal.execution.controller import TrainController
 
+    class Controller(TrainController):
+        worker_group_cls = worker_group_of_one_class()
+
     if on_a_fixed_size_cluster():
         policy = controller_init_kwargs["scaling_policy"]
         controller_init_kwargs["scaling_policy"] = without_autoscaling_requests(policy)
-    controller = TrainController(**controller_init_kwargs)
+    controller = Controller(**controller_init_kwargs)
     asyncio.run(controller.run())
     return controller.get_result()
 

@@ -4,6 +4,7 @@ torch-free, the workers still get a real process group (gloo across two Ray Trai
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import ray
@@ -55,12 +56,16 @@ def test_the_trial_actor_builds_its_train_run_without_importing_torch():
 def _all_reduce_ranks() -> None:
     import tempfile
 
+    import ray.train.collective
     import torch
     import torch.distributed as dist
 
     total = torch.tensor([float(dist.get_rank() + 1)])
     dist.all_reduce(total)
+    ray.train.collective.barrier()  # Train's own collectives meet at its synchronisation barrier
+    rank_zero_says = ray.train.collective.broadcast_from_rank_zero(f"from rank {dist.get_rank()}")
     metrics = {"world_size": dist.get_world_size(), "rank_sum": total.item(), "backend": dist.get_backend()}
+    metrics["broadcast"] = rank_zero_says
     with tempfile.TemporaryDirectory() as directory:  # Ray keeps the metrics that come with a checkpoint
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
 
@@ -78,14 +83,15 @@ def local_ray():
 class TrialActor:
     """Stands where Tune's trial actor stands: the process that calls ``fit()`` for a trial."""
 
-    def fit(self, storage_path: str) -> dict:
+    def fit(self, storage_path: str, workers: int) -> tuple[dict, str]:
         trainer = lean_torch_trainer(stopped_mid_run=False)(
             _all_reduce_ranks,
             torch_config=TrialTorchConfig(),
-            scaling_config=ray.train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
-            run_config=ray.train.RunConfig(name="ddp", storage_path=storage_path),
+            scaling_config=ray.train.ScalingConfig(num_workers=workers, resources_per_worker={"CPU": 1}),
+            run_config=ray.train.RunConfig(name=f"ddp-{workers}", storage_path=storage_path),
         )
-        return trainer.fit().metrics
+        result = trainer.fit()
+        return result.metrics, result.checkpoint.path
 
 
 def _actor_classes() -> list[str]:
@@ -93,8 +99,18 @@ def _actor_classes() -> list[str]:
 
 
 def test_two_workers_get_one_gloo_process_group_from_a_controller_in_the_trial_actor(local_ray, tmp_path):
-    metrics = ray.get(TrialActor.remote().fit.remote(str(tmp_path)))
+    metrics, checkpoint = ray.get(TrialActor.remote().fit.remote(str(tmp_path), 2))
     assert metrics["world_size"] == 2 and metrics["rank_sum"] == 3.0 and metrics["backend"] == "gloo"
+    assert metrics["broadcast"] == "from rank 0" and checkpoint.startswith(str(tmp_path / "ddp-2"))
     started = _actor_classes()  # the controller ran in the trial actor: no actor of its own
     assert started.count("RayTrainWorker") == 2 and not [name for name in started if "Controller" in name], started
     assert "_AutoscalingCoordinatorActor" not in started  # nothing to ask for resources on a fixed-size cluster
+    assert started.count("SynchronizationActor") == 1  # two workers meet at Ray's own barrier
+
+
+def test_a_run_of_one_worker_reports_its_checkpoint_without_a_synchronisation_actor(local_ray, tmp_path):
+    metrics, checkpoint = ray.get(TrialActor.remote().fit.remote(str(tmp_path), 1))
+    assert metrics["world_size"] == 1 and metrics["rank_sum"] == 1.0 and metrics["broadcast"] == "from rank 0"
+    assert checkpoint.startswith(str(tmp_path / "ddp-1")) and Path(checkpoint).is_dir()
+    started = _actor_classes()
+    assert started.count("RayTrainWorker") == 1 and "SynchronizationActor" not in started, started
