@@ -132,15 +132,21 @@ def _decision_threshold(
     return config.evaluation.threshold, {}
 
 
-def _predict_held_out(predict: _Predictor, config: TrialConfig, threshold: float | None, num_classes: int):
+def _predict_held_out(
+    predict: _Predictor, config: TrialConfig, thresholds: Sequence[float | None], num_classes: int
+) -> list[HeldOutPredictions]:
+    """The held-out images predicted once, and decided at each of ``thresholds`` (one result each)."""
     multi_label = config.training.output.multi_label
-    predictions = HeldOutPredictions(num_classes, multi_label, empty_confusion(num_classes, multi_label))
+    empty = [empty_confusion(num_classes, multi_label) for _ in thresholds]
+    results = [HeldOutPredictions(num_classes, multi_label, total) for total in empty]
     decide = config.training.output.decide
     for stem, tiles in _source_images(config, config.split.held_out[1]):
-        predicted = [decide(predict(image), threshold).reshape(-1).to(torch.uint8) for image, _ in tiles]
-        truth = [torch.from_numpy(mask.reshape(-1)) for _, mask in tiles]
-        predictions.add(stem, torch.cat(predicted), torch.cat(truth))
-    return predictions
+        probabilities = [predict(image) for image, _ in tiles]
+        truth = torch.cat([torch.from_numpy(mask.reshape(-1)) for _, mask in tiles])
+        for predictions, threshold in zip(results, thresholds, strict=True):
+            decided = [decide(tile, threshold).reshape(-1).to(torch.uint8) for tile in probabilities]
+            predictions.add(stem, torch.cat(decided), truth)
+    return results
 
 
 def _presence_columns(predictions: HeldOutPredictions, class_names: list[str], min_pixels: int) -> dict[str, Any]:
@@ -165,20 +171,47 @@ def _presence_columns(predictions: HeldOutPredictions, class_names: list[str], m
 
 
 def evaluate_checkpoint(
-    checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any], device: str = "cpu"
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Metrics over the held-out split (accumulated over all its pixels) and one row per source image.
+    checkpoint_dir: Path, configs: Sequence[TrialConfig], hyper: dict[str, Any], device: str = "cpu"
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """For each of ``configs``: metrics over the held-out split (accumulated over all its pixels) and
+    one row per source image.
 
-    The held-out split is the test split, or the validation images when the
-    dataset has none (with K folds: each fold's own held-out images).
+    ``configs`` are the rows of one arm's checkpoint: the arm's own, last, and its threshold rows
+    (002 §3: SW, SW95 ... one trained model at fixed thresholds). They share the model and the
+    images and differ only in the decision threshold, so the images are predicted once and decided
+    at each row's threshold. The held-out split is the test split, or the validation images when
+    the dataset has none (with K folds: each fold's own held-out images).
     """
-    class_names = class_names_of(config.data)
-    model, first_image, epoch = _load_model(checkpoint_dir, config, hyper, len(class_names), device)
-    predict = _Predictor(model, config.training.output, device)
+    arm = configs[-1]
+    class_names = class_names_of(arm.data)
+    model, first_image, epoch = _load_model(checkpoint_dir, arm, hyper, len(class_names), device)
+    predict = _Predictor(model, arm.training.output, device)
     predict(first_image)  # warm-up
-    threshold, sweep = _decision_threshold(predict, config, len(class_names))
+    decisions = [_decision_threshold(predict, config, len(class_names)) for config in configs]
     predict.reset_timer()  # time the held-out images only
-    predictions = _predict_held_out(predict, config, threshold, len(class_names))
+    held_out = _predict_held_out(predict, arm, [threshold for threshold, _ in decisions], len(class_names))
+    checkpoint = {
+        "checkpoint_epoch": epoch,
+        "parameters": count_parameters(model),
+        "trainable_parameters": count_parameters(model, trainable_only=True),
+        "inference_ms": predict.ms_per_image,
+        "device": device,
+    }
+    return [
+        _evaluation(config, class_names, predictions, decision, checkpoint)
+        for config, decision, predictions in zip(configs, decisions, held_out, strict=True)
+    ]
+
+
+def _evaluation(
+    config: TrialConfig,
+    class_names: list[str],
+    predictions: HeldOutPredictions,
+    decision: tuple[float | None, dict[float, float]],
+    checkpoint: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One row's summary and per-image rows from its decided predictions."""
+    threshold, sweep = decision
     eval_split, stems = config.split.held_out
     rows = [
         {"image": stem, "eval_split": eval_split, **{f"test_{k}": v for k, v in split_metrics(c, class_names).items()}}
@@ -186,13 +219,9 @@ def evaluate_checkpoint(
     ]
     summary: dict[str, Any] = {
         "eval_split": eval_split,
-        "checkpoint_epoch": epoch,
         "images": len(stems),
         "threshold": threshold,
-        "parameters": count_parameters(model),
-        "trainable_parameters": count_parameters(model, trainable_only=True),
-        "inference_ms": predict.ms_per_image,
-        "device": device,
+        **checkpoint,
         **{f"test_{k}": v for k, v in split_metrics(predictions.total, class_names).items()},
         **{threshold_column(t): v for t, v in sweep.items()},
     }
@@ -206,13 +235,14 @@ def evaluate_checkpoint(
 
 
 def evaluate_on_this_worker(
-    checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    checkpoint_dir: Path, configs: Sequence[TrialConfig], hyper: dict[str, Any]
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """The final evaluation as a Ray task: on the GPU Ray gave this worker, if it gave one."""
     import ray
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    summary, images = evaluate_checkpoint(checkpoint_dir, config, hyper, device)
+    evaluations = evaluate_checkpoint(checkpoint_dir, configs, hyper, device)
     context = ray.get_runtime_context()
-    summary.update(evaluation_task_id=context.get_task_id(), evaluation_node=context.get_node_id())
-    return summary, images
+    for summary, _ in evaluations:
+        summary.update(evaluation_task_id=context.get_task_id(), evaluation_node=context.get_node_id())
+    return evaluations

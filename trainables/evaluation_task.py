@@ -2,6 +2,7 @@
 and the worker that runs it imports the model code."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from . import storage
@@ -9,11 +10,12 @@ from .config import TrialConfig
 from .direction import Direction
 
 
-def evaluate_checkpoint(checkpoint: str, config: TrialConfig, hyper: dict[str, Any]):
+def evaluate_checkpoint(checkpoint: str, configs: Sequence[TrialConfig], hyper: dict[str, Any]):
+    """``configs``: the checkpoint's rows (the arm's own last, its threshold rows before it), one task for all."""
     from .checkpoint_evaluation import evaluate_on_this_worker
 
     with storage.local_copy(checkpoint) as directory:  # downloaded here when it is in an object store
-        return evaluate_on_this_worker(directory, config, hyper)
+        return evaluate_on_this_worker(directory, configs, hyper)
 
 
 def best_checkpoint(run_dir: str, metric: str, direction: Direction, which: str = "best") -> str:

@@ -55,9 +55,10 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     checkpoint = best_checkpoint(run_dir, config.metric, config.direction, config.evaluation.checkpoint)
     hyper = sampled_hyperparameters(row, arm.variant.space)
     thresholds = config.evaluation.threshold_rows.items()
-    # Threshold rows first: the arm's own row, recorded last, is what marks its evaluation done.
+    # Threshold rows first: the arm's own row, recorded last, is what marks its evaluation done. One
+    # task evaluates them all: one model load and one prediction of the images for every row.
     configs = [*(config.threshold_row(name, arm.row_id(name), t) for name, t in thresholds), config]
-    evaluations = ray.get([_evaluation_task(c).remote(checkpoint, c, hyper) for c in configs])
+    evaluations = ray.get(_evaluation_task(config).remote(checkpoint, configs, hyper))
     for row_config, (summary, images) in zip(configs, evaluations, strict=True):
         _record(study, row_config, row["trial_id"], summary, images)
     return evaluations[-1][0]  # the arm's own row

@@ -64,6 +64,13 @@ def test_threshold_rows_evaluate_the_same_checkpoint_at_fixed_thresholds(study):
     assert tests.loc[["sw", "dropout", "sigmoid"], "threshold"].isna().all()  # argmax unless asked
     assert tests["test_miou"].between(0, 1).all()
     assert tests.loc["sw", "trial_id"] == tests.loc["sw90", "trial_id"] == tests.loc["sw95", "trial_id"]
+    # one Ray task evaluated the checkpoint's three rows; every other arm had a task of its own
+    assert (
+        tests.loc["sw", "evaluation_task_id"]
+        == tests.loc["sw90", "evaluation_task_id"]
+        == tests.loc["sw95", "evaluation_task_id"]
+    )
+    assert tests["evaluation_task_id"].nunique() == 3
     assert tests.loc["sw90", "arm"] == "cells__unet__sw90"
     images = _table(root, "images")
     assert images.groupby("variant").size().nunique() == 1  # every row has its per-image metrics
