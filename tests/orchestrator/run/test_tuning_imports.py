@@ -14,7 +14,6 @@ RUN_AN_ARM = """
 import json, sys, tempfile
 import ray
 from ray import tune
-from orchestrator.run.ray_session import DRIVER_ENV, RAY_ENV
 from orchestrator.run.recorder import ResultsRecorder
 from orchestrator.run.tuning import new_tuner
 from orchestrator.study.folder import StudyDir
