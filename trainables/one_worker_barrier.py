@@ -11,6 +11,7 @@ answers each call in the process that makes it, as ``ray.get`` expects (an
 object ref to the answer). A group of several workers keeps Ray's actor.
 """
 
+from functools import cache
 from typing import Any
 
 import ray
@@ -60,6 +61,7 @@ class _OneWorkerBarrierActor:
         return OneWorkerBarrier()
 
 
+@cache  # one class per process: the trial actor runs one Train run after another
 def worker_group_of_one_class() -> type:
     """Ray Train's ``WorkerGroup``, with ``OneWorkerBarrier`` in place of the actor when it has one worker.
 
@@ -86,12 +88,9 @@ def worker_group_of_one_class() -> type:
 
 def _let_shutdown_drop_the_barrier(state) -> None:
     ray_shutdown = state._shutdown_sync_actor
-    if getattr(ray_shutdown, "drops_one_worker_barrier", False):
-        return
 
     def shutdown(sync_actor) -> None:
         if not isinstance(sync_actor, OneWorkerBarrier):
             ray_shutdown(sync_actor)
 
-    shutdown.drops_one_worker_barrier = True
     state._shutdown_sync_actor = shutdown
