@@ -247,14 +247,15 @@ def submit(
     checkpoint_storage: CheckpointStorage = None,
 ):
     """Submit a study to a cluster as a Ray Job and return at once; prints the job's submission id."""
-    from orchestrator.jobs.client import connect
+    from orchestrator.jobs.client import jobs_api
     from orchestrator.jobs.client import submit as submit_job
     from orchestrator.jobs.submission import plan_job
     from orchestrator.study.budget import at_budget
 
     study_spec = at_budget(_load_spec(spec, checkpoint_storage), budget)
     plan = plan_job(study_spec, storage or study_spec.storage, resume, budget.value, driver_resource)
-    submission_id = submit_job(connect(address), plan, study_spec)
+    with jobs_api(address) as client:
+        submission_id = submit_job(client, plan, study_spec)
     console.print(f"submitted {study_spec.name} as job [bold]{submission_id}[/] to {address}", highlight=False)
     console.print(f"follow it: orchestrate logs {submission_id} --follow --address {address}", highlight=False)
 
@@ -263,10 +264,11 @@ def submit(
 @user_errors
 def jobs(address: JobsAddress = "http://127.0.0.1:8265"):
     """The studies submitted to a cluster, with their state."""
-    from orchestrator.jobs.client import connect, job_rows
+    from orchestrator.jobs.client import job_rows, jobs_api
     from orchestrator.reports.render import render
 
-    rows = [[row.submission_id, row.status, row.started, row.minutes] for row in job_rows(connect(address))]
+    with jobs_api(address) as client:
+        rows = [[row.submission_id, row.status, row.started, row.minutes] for row in job_rows(client)]
     console.print(render(["job", "status", "started", "minutes"], rows, "markdown"), highlight=False, markup=False)
 
 
@@ -278,14 +280,14 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing until the job ends.")] = False,
 ):
     """A job's output (the study's progress); with --follow, until it ends."""
-    from orchestrator.jobs.client import connect, follow_logs, job_status
+    from orchestrator.jobs.client import follow_logs, job_status, jobs_api
 
-    client = connect(address)
-    if not follow:
-        job_status(client, job)
-        sys.stdout.write(client.get_job_logs(job))
-        return
-    status = follow_logs(client, job, lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+    with jobs_api(address) as client:
+        if not follow:
+            job_status(client, job)
+            sys.stdout.write(client.get_job_logs(job))
+            return
+        status = follow_logs(client, job, lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     console.print(f"job {job}: {status}", highlight=False)
     if status != "SUCCEEDED":
         raise typer.Exit(1)
@@ -295,10 +297,11 @@ def logs(
 @user_errors
 def stop(job: JobId, address: JobsAddress = "http://127.0.0.1:8265"):
     """Stop a job as Ctrl-C would: what finished is kept; continue with `submit --resume`."""
-    from orchestrator.jobs.client import connect
+    from orchestrator.jobs.client import jobs_api
     from orchestrator.jobs.client import stop as stop_job
 
-    status = stop_job(connect(address), job)
+    with jobs_api(address) as client:
+        status = stop_job(client, job)
     console.print(f"job {job}: {status}; continue the study with `orchestrate submit SPEC --resume`", highlight=False)
 
 

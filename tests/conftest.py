@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,13 +35,6 @@ SLOWEST_MODULES_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {module: index for index, module in enumerate(SLOWEST_MODULES_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
-
-
-def free_port() -> int:
-    """A TCP port nothing on 127.0.0.1 listens on now, for a server a test starts."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def tiny_spec(name: str = "tiny", **overrides) -> dict:

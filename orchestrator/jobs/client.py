@@ -3,7 +3,8 @@
 import asyncio
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from orchestrator.errors import UserError, first_line
@@ -39,6 +40,22 @@ def connect(address: str):
         raise UserError(
             f"no Ray Jobs API answers at {address} ({reason}); give --address http://HEAD:8265 "
             "(the cluster's dashboard) or start one with `ray up cluster.yaml`"
+        ) from None
+
+
+@contextmanager
+def jobs_api(address: str) -> Iterator:
+    """A client of the cluster's Jobs API; a connection the head drops mid-call is one line, not a traceback."""
+    client = connect(address)
+    import aiohttp
+    import requests
+
+    try:
+        yield client
+    except (requests.RequestException, aiohttp.ClientError) as error:
+        raise UserError(
+            f"the Ray Jobs API at {address} stopped answering ({first_line(error)}); check the head is up "
+            f"(`ray status` there), then `orchestrate jobs --address {address}` shows what it has"
         ) from None
 
 

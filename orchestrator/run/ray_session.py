@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from orchestrator.errors import UserError
+from orchestrator.run.ports import free_port
 from trainables.fixed_cluster import FIXED_SIZE_CLUSTER_ENV, on_a_fixed_size_cluster
 
 # Environment for every Ray process of the study. Each step of a trial's Train run (workers up,
@@ -93,12 +94,6 @@ def _send_logs_to(log_file: Path) -> None:
     warnings.simplefilter("default")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("", 0))
-        return probe.getsockname()[1]
-
-
 def _own_address(address: str | None) -> dict[str, str]:
     """``RAY_ADDRESS`` for every process of the study, naming its own cluster.
 
@@ -114,7 +109,7 @@ def _own_address(address: str | None) -> dict[str, str]:
         return {"RAY_ADDRESS": address}
     from ray._private.services import get_node_ip_address
 
-    port = _free_port()
+    port = free_port()
     os.environ["RAY_GCS_SERVER_PORT"] = str(port)  # read by ray.init's local start
     return {"RAY_ADDRESS": f"{get_node_ip_address()}:{port}"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from orchestrator.run.ports import free_port
 
 
 @dataclass(frozen=True)

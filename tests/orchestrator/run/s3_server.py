@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pyarrow.fs
 import pytest
 
-from tests.conftest import free_port
+from orchestrator.run.ports import free_port
 
 BUCKET = "checkpoints"
 ACCESS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-1"}
