@@ -12,12 +12,17 @@
   with albumentations' default p = 0.5
 """
 
+import os
 from collections.abc import Callable
 
-import albumentations as A
-import cv2
+# albumentations asks pypi.org for a newer version when imported (up to a 2 s timeout): a request from
+# every trial's worker, on nodes that may have no network at all. Trials never reach the network.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from .policy_names import POLICIES
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+
+from .policy_names import POLICIES  # noqa: E402
 
 
 def _flips(channels: int) -> list[A.BasicTransform]:
