@@ -82,7 +82,8 @@ def choose_threshold(predict: _Predictor, config: TrialConfig) -> tuple[float, d
 
 def _load_model(checkpoint_dir: Path, config: TrialConfig, hyper: dict[str, Any], num_classes: int, device: str):
     """The checkpoint's model in eval mode on ``device``, and the epoch it was saved at."""
-    saved = torch.load(Path(checkpoint_dir) / CHECKPOINT_FILE, map_location=device, weights_only=False)
+    # Memory-mapped: of a checkpoint that has the optimizer's state too, only the model's tensors are read.
+    saved = torch.load(Path(checkpoint_dir) / CHECKPOINT_FILE, map_location=device, weights_only=False, mmap=True)
     _, stems = config.split.held_out
     first_image = next(_source_images(config, stems[:1]))[1][0][0]
     model = build_model(

@@ -7,7 +7,7 @@ import torch
 from trainables.config import EarlyStopping, LrSchedule
 from trainables.direction import Direction
 from trainables.models import build_model, count_parameters
-from trainables.train_loop import TrialState, make_scheduler, step_schedule, stop_early
+from trainables.train_loop import TrialState, checkpoint_payload, make_scheduler, step_schedule, stop_early
 
 
 def _rates(schedule: LrSchedule, val_losses: list[float], epochs: int = 10) -> list[float]:
@@ -100,3 +100,23 @@ def test_a_trials_train_run_starts_no_side_actor_it_does_not_need():
     cleaner = PlacementGroupCleanerCallback  # needed only where Tune stops runs mid-way (ASHA)
     assert cleaner in kinds(lean_torch_trainer(stopped_mid_run=True))
     assert cleaner not in kinds(lean_torch_trainer(stopped_mid_run=False))
+
+
+def test_a_checkpoint_carries_the_optimizer_until_the_trial_is_finished():
+    model = torch.nn.Conv2d(1, 2, 3)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 1, 4, 4)).sum().backward()
+    optimizer.step()
+    schedule = LrSchedule(kind="cosine", factor=0.5, patience=1, min_lr=1e-6)
+    run = SimpleNamespace(
+        core=model,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, schedule, epochs=3),
+        config=SimpleNamespace(training=SimpleNamespace(epochs=3)),
+    )
+    midway = checkpoint_payload(run, TrialState(epoch=2))
+    assert midway["optimizer"]["state"] and midway["scheduler"] is not None
+    for finished in (TrialState(epoch=3), TrialState(epoch=1, stopped_early=True)):
+        payload = checkpoint_payload(run, finished)
+        assert payload["optimizer"] is None and payload["scheduler"] is None
+        assert set(payload["model"]) == {"weight", "bias"} and payload["state"]["epoch"] == finished.epoch

@@ -13,12 +13,14 @@ from html.parser import HTMLParser
 
 import pyarrow.dataset as ds
 import pytest
+import torch
 import yaml
 
 from tests.conftest import REPO, SHARED_DATASETS, needs_shared_datasets, orchestrate, tiny_spec
 from tests.orchestrator.run.optuna_checks import assert_optuna_matches_trials
 
 pytestmark = pytest.mark.ray
+EPOCHS = tiny_spec()["budget"]["epochs"]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +145,11 @@ def test_each_trial_kept_its_checkpoints(study):
     assert len(runs) == 4
     for run in runs:
         assert list(run.glob("checkpoint_*/state.pt")), run
+        # The optimizer's state for training on; the last epoch's checkpoint has none: nothing trains on.
+        saved = [torch.load(path, weights_only=False) for path in run.glob("checkpoint_*/state.pt")]
+        by_epoch = {checkpoint["state"]["epoch"]: checkpoint for checkpoint in saved}
+        assert by_epoch[EPOCHS]["optimizer"] is None and by_epoch[EPOCHS]["model"], run
+        assert all(checkpoint["optimizer"]["state"] for epoch, checkpoint in by_epoch.items() if epoch < EPOCHS)
 
 
 def test_status(study):
