@@ -17,6 +17,7 @@ import ray.tune
 from . import storage
 from .config import SampledTrial, TrialConfig
 from .fixed_cluster import on_a_fixed_size_cluster, without_autoscaling_requests
+from .inherited_env import on_the_study_local_ray, train_workers_without_a_runtime_env
 from .one_worker_barrier import worker_group_of_one_class
 from .torch_backend import TrialTorchConfig
 
@@ -122,6 +123,8 @@ def run_trial(hyper: dict[str, Any], trial: TrialConfig) -> None:
     entered_at = time.time()
     trial_id = ray.tune.get_context().get_trial_id()
     resources = trial.resources
+    if on_the_study_local_ray():
+        train_workers_without_a_runtime_env()
     trainer = lean_torch_trainer(trial.stopped_mid_run)(
         train_loop_per_worker,
         train_loop_config={"trial": SampledTrial(trial, dict(hyper), trial.trial_seed(hyper))},

@@ -12,6 +12,7 @@ from pathlib import Path
 from orchestrator.errors import UserError
 from orchestrator.run.ports import free_port
 from trainables.fixed_cluster import FIXED_SIZE_CLUSTER_ENV, on_a_fixed_size_cluster
+from trainables.inherited_env import STUDY_LOCAL_RAY_ENV
 
 # Environment for every Ray process of the study. Each step of a trial's Train run (workers up,
 # training done) waits for the controller's next health check (default every 2 s; 0.5 s -> 0.2 s took
@@ -24,6 +25,7 @@ RAY_ENV = {
     "RAY_TRAIN_V2_ENABLED": "1",
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
     "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning",
+    "PL_DISABLE_FORK": "1",  # what Tune sets for its trial actors (trainables/inherited_env.py)
 }
 # Driver only: save the Tune experiment state (searcher included) at most every 2 s.
 DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
@@ -155,6 +157,7 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
 
     optuna.logging.disable_default_handler()
     _send_logs_to(log_dir / (f"driver-{arm}.log" if arm else "driver.log"))
+    kept = {name: os.environ.get(name) for name in ("RAY_ADDRESS", STUDY_LOCAL_RAY_ENV)}
     context = _init_ray(address, dashboard)
     if arm is None:
         _link_session_logs(context, log_dir)
@@ -162,16 +165,30 @@ def ray_session(address: str | None, log_dir: Path, arm: str | None = None, dash
         yield
     finally:
         ray.shutdown()
+        _restore(kept)  # a later local start in this process must not take that Ray's address for its own
+
+
+def _restore(environment: dict[str, str | None]) -> None:
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _init_ray(address: str | None, dashboard: bool):
     import ray
 
+    env_vars = _study_env_vars(address)
+    inherited = _workers_inherit_this_environment(address)
+    if inherited:  # before the start: the raylet, and so every worker, inherits them
+        os.environ.update(env_vars)
+        os.environ[STUDY_LOCAL_RAY_ENV] = env_vars["RAY_ADDRESS"]
     try:
         with nullcontext() if address else _without_log_and_autoscaler_monitors():
-            return ray.init(
-                address=address,
-                runtime_env={"env_vars": _study_env_vars(address)},
+            context = ray.init(
+                address=address or "local",  # "local": a new Ray, whatever RAY_ADDRESS (set above) names
+                runtime_env=None if inherited else {"env_vars": env_vars},
                 log_to_driver=False,
                 include_dashboard=dashboard,
                 dashboard_host="127.0.0.1",
@@ -181,6 +198,14 @@ def _init_ray(address: str | None, dashboard: bool):
             )
     except ConnectionError as error:
         raise UserError(f"could not connect to a Ray cluster at {address}: {error}; check --address") from None
+    return context
+
+
+def _workers_inherit_this_environment(address: str | None) -> bool:
+    """Whether every worker of the Ray joined inherits this process's environment: a Ray started here
+    (its raylet is this process's child), or, for an arm's driver, the study's own local Ray. There the
+    study's variables go in ``os.environ``, not a runtime env (trainables/inherited_env.py says why)."""
+    return address is None or os.environ.get(STUDY_LOCAL_RAY_ENV) == address
 
 
 @contextmanager

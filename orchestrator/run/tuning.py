@@ -22,6 +22,7 @@ from orchestrator.study.checks import fixed_hyperparameters, space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec
 from trainables.config import TrialConfig
+from trainables.inherited_env import on_the_study_local_ray, trial_actors_without_a_runtime_env
 from trainables.seeding import derive_seed
 from trainables.trial import run_trial
 
@@ -99,6 +100,13 @@ def _without_callback_usage_tag() -> None:
     usage.tag_callbacks = lambda callbacks: False
 
 
+def _tune_as_this_study_runs_it() -> None:
+    """Ray Tune less a callback usage tag and, on the study's own local Ray, trial actors' runtime envs."""
+    _without_callback_usage_tag()
+    if on_the_study_local_ray():
+        trial_actors_without_a_runtime_env()
+
+
 def new_tuner(
     study: StudyDir,
     arm: Arm,
@@ -116,7 +124,7 @@ def new_tuner(
     less when earlier trials are kept).
     ``trainable`` replaces the trial (a Ray Train run) only in benchmarks of the driver's own cost."""
     spec = study.spec
-    _without_callback_usage_tag()
+    _tune_as_this_study_runs_it()
     searcher = StudyOptunaSearch(
         space=functools.partial(_sample, arm.variant.space, context or space_context(arm), fixed_hyperparameters(arm)),
         metric=spec.metric,
@@ -152,7 +160,7 @@ def new_tuner(
 
 def restore_tuner(study: StudyDir, arm: Arm, config: TrialConfig) -> tune.Tuner:
     """Continue an arm: TPE keeps its whole history; unfinished trials resume from their checkpoints."""
-    _without_callback_usage_tag()
+    _tune_as_this_study_runs_it()
     return tune.Tuner.restore(
         str(study.arm_dir(arm.id)),
         trainable=trainable_for(config),

@@ -152,6 +152,16 @@ def test_each_trial_kept_its_checkpoints(study):
         assert all(checkpoint["optimizer"]["state"] for epoch, checkpoint in by_epoch.items() if epoch < EPOCHS)
 
 
+def test_no_worker_of_the_study_started_through_a_runtime_env(study):
+    # On the study's own local Ray every process inherits the study's environment: the raylet started
+    # each worker (trial actors, Train workers, evaluations) itself, none through a runtime env and
+    # Ray's setup_worker.py (trainables/inherited_env.py).
+    root, _ = study
+    raylet = (root / "logs" / "ray-session" / "raylet.out").read_text()
+    assert raylet.count("Started worker process") >= 4 + 2 + 2, raylet[-3000:]
+    assert "Create runtime env" not in raylet
+
+
 def test_status(study):
     root, _ = study
     result = orchestrate("status", root, timeout=120)

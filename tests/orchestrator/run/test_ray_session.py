@@ -29,6 +29,11 @@ from trainables.fixed_cluster import FIXED_SIZE_CLUSTER_ENV
 with ray_session(None, Path(sys.argv[1]), dashboard=False):
     print(" ".join(sorted(ray._private.worker._global_node.all_processes)))
     print(ray.get(ray.remote(lambda: os.environ.get(FIXED_SIZE_CLUSTER_ENV, "unset")).remote()))
+    address = os.environ["RAY_ADDRESS"]
+    names = ("RAY_ADDRESS", "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "PL_DISABLE_FORK")
+    seen = lambda: [ray.get_runtime_context().runtime_env, [os.environ.get(name) for name in names]]
+    print(ray.get(ray.remote(seen).remote()) == [{}, [address, "0.2", "1"]])
+print("RAY_ADDRESS" in os.environ)
 """
 
 
@@ -42,7 +47,10 @@ def test_a_local_ray_starts_without_its_monitors_and_tells_its_workers_it_cannot
         timeout=120,
     )
     assert started.returncode == 0, started.stderr
-    processes, worker_sees = started.stdout.splitlines()
+    processes, worker_sees, inherits, address_left_set = started.stdout.splitlines()
     processes = set(processes.split())
     assert {"gcs_server", "raylet"} <= processes and not {"log_monitor", "monitor"} & processes, processes
     assert worker_sees == "1"  # a Ray worker of the study: Train's scaling policy asks no autoscaler there
+    # It sees the study's environment without a runtime env (trainables/inherited_env.py), and the
+    # address it was given leaves with the session: a later local start in the process is not sent there.
+    assert inherits == "True" and address_left_set == "False"
