@@ -80,8 +80,8 @@ def _drive(study, address: str | None, mirror=None) -> None:
     """Run the study to its end; ``mirror``: the StudyMirror that pushes its working copy to an object store."""
     from orchestrator.reports.compare import CompareOptions, compare_studies
     from orchestrator.run.lock import claim_driver
-    from orchestrator.run.runner import run_study
     from orchestrator.run.storage_health import raise_if_unwritable
+    from orchestrator.run.study_run import run_study
 
     claim_driver(study)
     console.print(f"study [bold]{study.spec.name}[/] at {study.shown_as}  (Ray logs: {study.logs_dir})")

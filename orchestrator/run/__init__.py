@@ -8,7 +8,7 @@ _MODULE_OF = {
     "evaluate_arm": "final_evaluation",
     "claim_driver": "lock",
     "ResultsRecorder": "recorder",
-    "run_study": "runner",
+    "run_study": "study_run",
     "StudyOptunaSearch": "tuning",
     "new_tuner": "tuning",
     "restore_tuner": "tuning",

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from orchestrator.run.progress import StudyDisplay
+from orchestrator.run.display import StudyDisplay
 
 RESULT, FINISHED, NOTE, ERROR = "result", "finished", "note", "error"
 

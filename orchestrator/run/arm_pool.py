@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.errors import UserError
 from orchestrator.run.arm_events import ArmEvent, replay
-from orchestrator.run.progress import StudyDisplay
+from orchestrator.run.display import StudyDisplay
 from orchestrator.study.checks import space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec

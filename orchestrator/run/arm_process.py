@@ -14,7 +14,7 @@ import sys
 from orchestrator.errors import UserError
 from orchestrator.run.arm_events import EventWriter
 from orchestrator.run.arm_pool import BAD_INPUT, COMPLETE, INCOMPLETE, die_with_parent
-from orchestrator.run.progress import show_progress_on
+from orchestrator.run.display import show_progress_on
 from orchestrator.run.storage_health import storage_error, unwritable_reason
 from orchestrator.study.folder import StudyDir
 

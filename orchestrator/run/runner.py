@@ -1,4 +1,4 @@
-"""Runs a study: all its arms at once, each a Tune experiment in a driver process of its own, resumable at any point.
+"""Runs one arm, in its driver process: its Tune experiment, restored after a crash, then its final evaluation.
 
 Exactly-once bookkeeping: an arm is done when every one of its budgeted trials
 has a row in the results. After a crash the arm's experiment is restored;
@@ -13,20 +13,15 @@ from dataclasses import dataclass
 
 from optuna.trial import TrialState
 from ray import tune
-from rich.console import Console
 
-from orchestrator.results.store import read_table
-from orchestrator.run.arm_pool import ArmPool, ConcurrencyCaps, study_trial_slots
-from orchestrator.run.cluster_capacity import Fit, cluster_capacity, waiting_note, worker_bundle
 from orchestrator.run.final_evaluation import evaluate_arm
 from orchestrator.run.optuna_storage import Outcome, forget_arm, settle_unfinished_trials
-from orchestrator.run.progress import ProgressCallback, StudyDisplay
-from orchestrator.run.ray_session import ray_session, study_ray_address, wants_dashboard
+from orchestrator.run.progress import ProgressCallback
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
-from orchestrator.run.tracking import create_study_experiment, tracker_callbacks
+from orchestrator.run.tracking import tracker_callbacks
 from orchestrator.run.tuning import can_restore, new_tuner, restore_tuner
 from orchestrator.study.folder import StudyDir
-from orchestrator.study.spec import Arm, StudySpec
+from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config
 
 logger = logging.getLogger(__name__)
@@ -131,16 +126,6 @@ def _outcome(study: StudyDir, arm: Arm, trial_id: str) -> Outcome | None:
     return OPTUNA_STATES[row["status"]], last.get(row["metric"]), last.get("epoch")
 
 
-def _show_recorded(study: StudyDir, display: StudyDisplay) -> None:
-    """One progress line per arm, starting from what is already recorded."""
-    spec = study.spec
-    trials = read_table(study.root, "trials")
-    for arm in spec.arms():
-        mine = trials[trials["arm"] == arm.id] if len(trials) else trials
-        best = spec.mode.best(mine["best_metric"]) if len(mine) else None
-        display.add_arm(arm.id, arm.trials, len(mine), best)
-
-
 def finish_arm(study: StudyDir, arm: Arm, display) -> None:
     """Evaluate the arm's best trial on held-out data (unless done before a crash), then mark the arm done."""
     if not study.results.evaluated(arm.id):
@@ -149,23 +134,3 @@ def finish_arm(study: StudyDir, arm: Arm, display) -> None:
         if summary:
             display.note(f"{arm.id}: {summary['eval_split']} mIoU {summary['test_miou']:.4f}")
     study.mark_done(arm.id)
-
-
-def _say_if_waiting_for_resources(spec: StudySpec, display: StudyDisplay) -> None:
-    capacity = cluster_capacity(worker_bundle(spec))
-    if capacity.fit is Fit.AFTER_SCALING:
-        display.note(waiting_note(capacity))
-
-
-def run_study(study: StudyDir, address: str | None, console: Console) -> bool:
-    """Run (or continue) every unfinished arm of a validated study, all at once, each in a driver process
-    of its own joined to the study's Ray. Returns False if interrupted before the end."""
-    spec = study.spec
-    create_study_experiment(spec)
-    with ray_session(address, study.logs_dir, dashboard=wants_dashboard(spec.stops_trials_mid_run)):
-        with StudyDisplay(console, spec.metric, spec.mode, spec.budget.epochs) as display:
-            _show_recorded(study, display)
-            _say_if_waiting_for_resources(spec, display)
-            unfinished = [arm for arm in spec.arms() if not study.is_done(arm.id)]
-            caps = ConcurrencyCaps(spec.budget.max_concurrent_trials, study_trial_slots(spec))
-            return ArmPool(study, study_ray_address(address), display, caps).run(unfinished)

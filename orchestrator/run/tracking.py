@@ -8,13 +8,12 @@ store or a tracking server), in an experiment named after the study, tagged with
 
 import os
 
-from ray import tune
-
 from orchestrator.study.spec import Arm, StudySpec
 
 
-def tracker_callbacks(spec: StudySpec, arm: Arm) -> list[tune.Callback]:
-    callbacks: list[tune.Callback] = []
+def tracker_callbacks(spec: StudySpec, arm: Arm) -> list:
+    """Ray Tune's logger callbacks for the arm's trackers (Tune loads here: in the arm's driver only)."""
+    callbacks: list = []
     if spec.tracking.tensorboard:
         from ray.tune.logger import TBXLoggerCallback
 
