@@ -64,13 +64,15 @@ def read_only(disk: Path):
 @contextmanager
 def full(disk: Path):
     filler = disk / "filler"
-    with open(filler, "wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * (1 << 20))
-                file.flush()
-        except OSError:  # ENOSPC: the disk is full
-            pass
+    with open(filler, "wb", buffering=0) as file:
+        # MiB chunks, then pages: stopping at the first refused MiB left up to 1 MiB free, room enough
+        # for a study whose last trials were recorded together to write its evaluation and finish.
+        for chunk in (1 << 20, 4096):
+            try:
+                while True:
+                    file.write(b"\0" * chunk)
+            except OSError:  # ENOSPC: no room for another chunk
+                pass
     try:
         yield
     finally:
