@@ -89,6 +89,16 @@ CASES: list[tuple[str, Callable[[Workspace], list[str]], str]] = [
     ("spec-unknown-key", lambda w: ["validate", w.spec(budgett={"epochs": 1})], "budgett"),
     ("spec-unknown-architecture", lambda w: ["validate", w.spec(architectures=["unett"])], "unett"),
     ("spec-unknown-variant", lambda w: ["validate", w.spec(variants=["fremm"])], "fremm"),
+    (
+        "spec-unknown-smp-encoder",
+        lambda w: ["validate", w.spec(architectures=[{"name": "smp_unet", "params": {"encoder": "resnet9000"}}])],
+        "resnet9000",
+    ),
+    (
+        "spec-smp-encoder-too-deep",
+        lambda w: ["validate", w.spec(architectures=[{"name": "smp_unet", "params": {"encoder_depth": 9}}])],
+        "encoder_depth=9",
+    ),
     ("spec-zero-trials", lambda w: ["validate", w.spec(budget={"trials_per_arm": 0, "epochs": 1})], "trials_per_arm"),
     ("spec-zero-epochs", lambda w: ["validate", w.spec(budget={"trials_per_arm": 1, "epochs": 0})], "epochs"),
     (

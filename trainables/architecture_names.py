@@ -28,6 +28,9 @@ def smp_bottleneck_channels(encoder: str = "resnet34", encoder_depth: int = 5, *
     """From a copy of smp's encoder table (trainables/smp_encoders.py): importing smp costs about 4 CPU-s."""
     if encoder not in ENCODER_OUT_CHANNELS:
         raise ValueError(f"unknown smp encoder {encoder!r}; e.g. resnet34, resnet50, efficientnet-b0 (see smp's list)")
+    stages = len(ENCODER_OUT_CHANNELS[encoder]) - 1  # the first entry is the input image
+    if not isinstance(encoder_depth, int) or not 1 <= encoder_depth <= stages:
+        raise ValueError(f"smp_unet: encoder_depth={encoder_depth!r} must be 1 to {stages} ({encoder}'s stages)")
     return ENCODER_OUT_CHANNELS[encoder][encoder_depth]
 
 

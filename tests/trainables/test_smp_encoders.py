@@ -1,5 +1,7 @@
 """The copy of smp's encoder table that a study's checks read without importing smp."""
 
+from pathlib import Path
+
 import segmentation_models_pytorch as smp
 
 from scripts.smp_encoder_table import table_source
@@ -17,7 +19,7 @@ def test_the_copy_matches_the_installed_smp():
 def test_the_generator_writes_the_module_as_committed():
     from trainables import smp_encoders
 
-    assert table_source() == open(smp_encoders.__file__).read()
+    assert table_source() == Path(smp_encoders.__file__).read_text()
 
 
 def test_the_bottleneck_of_a_shallower_encoder_is_its_deepest_feature():
