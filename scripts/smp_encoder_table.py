@@ -21,14 +21,16 @@ ENCODER_OUT_CHANNELS: dict[str, tuple[int, ...]] = {{
 '''
 
 
+def encoder_out_channels() -> dict[str, tuple[int, ...]]:
+    """The installed smp's table, as trainables/smp_encoders.py holds it."""
+    return {name: tuple(entry["params"]["out_channels"]) for name, entry in sorted(smp.encoders.encoders.items())}
+
+
 def table_source() -> str:
-    rows = [
-        f'    "{name}": {tuple(entry["params"]["out_channels"])!r},\n'
-        for name, entry in sorted(smp.encoders.encoders.items())
-    ]
+    rows = [f'    "{name}": {channels!r},\n' for name, channels in encoder_out_channels().items()]
     return HEADER.format(version=smp.__version__) + "".join(rows) + "}\n"
 
 
 if __name__ == "__main__":
     TABLE.write_text(table_source())
-    print(f"wrote {TABLE} ({len(smp.encoders.encoders)} encoders, smp {smp.__version__})")
+    print(f"wrote {TABLE} ({len(encoder_out_channels())} encoders, smp {smp.__version__})")

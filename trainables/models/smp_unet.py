@@ -37,7 +37,7 @@ class SmpUNet(BottleneckVariants):
         super().__init__()
         import segmentation_models_pytorch as smp
 
-        smp_bottleneck_channels(encoder, encoder_depth)  # validates the name
+        smp_bottleneck_channels(encoder, encoder_depth)  # validates the name and the depth
         self.model = smp.Unet(
             encoder_name=encoder,
             encoder_weights=None,
