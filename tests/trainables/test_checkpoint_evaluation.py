@@ -1,6 +1,9 @@
 """The final evaluation of one checkpoint: its threshold rows decided from one prediction of the images."""
 
 import json
+import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -8,7 +11,7 @@ import torch
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import parse_spec
 from orchestrator.study.trial_config import trial_config
-from tests.conftest import tiny_spec
+from tests.conftest import REPO, tiny_spec
 from trainables.checkpoint_evaluation import evaluate_checkpoint
 from trainables.checkpoint_files import CHECKPOINT_FILE
 from trainables.data import class_names_of
@@ -63,3 +66,25 @@ def test_the_rows_of_one_checkpoint_match_each_row_evaluated_alone(rows_and_chec
     assert {summary["checkpoint_epoch"] for summary, _ in together} == {3}
     low, high = (summary["test_iou_cell"] for summary, _ in together[:2])
     assert low != high, (low, high)  # the rows decided at their own thresholds
+
+
+# What the final evaluation's Ray task runs, in a fresh process as on its worker: the arguments
+# unpickled, the rows evaluated, then which of the heavy libraries it did not need were loaded.
+EVALUATION_TASK = """
+import pickle, sys
+from trainables.evaluation_task import evaluate_checkpoint
+checkpoint, configs = pickle.load(open(sys.argv[1], "rb"))
+assert len(evaluate_checkpoint(checkpoint, configs, {})) == len(configs)
+print(sorted(name for name in ("pyarrow", "pandas", "segmentation_models_pytorch") if name in sys.modules))
+"""
+
+
+def test_the_evaluation_task_on_a_local_checkpoint_loads_no_pyarrow_pandas_or_smp(rows_and_checkpoint, tmp_path):
+    configs, checkpoint = rows_and_checkpoint
+    arguments = tmp_path / "arguments.pickle"
+    arguments.write_bytes(pickle.dumps((str(checkpoint), configs)))
+    run = subprocess.run(
+        [sys.executable, "-c", EVALUATION_TASK, arguments], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[-2] == "[]"
