@@ -4,7 +4,7 @@ object-store URI (``s3://bucket/prefix``, ``gs://...``) that every node of a clu
 Read and written through ``pyarrow.fs``, as Ray's own storage is, so the same credentials and
 endpoint settings (``AWS_ENDPOINT_URL``, an instance role, ...) serve both. No torch here: the trial
 actor and the final evaluation's worker import it before any model code. pyarrow is imported when a
-file is read or written (about 0.3 CPU-s): the final evaluation's worker, given a local checkpoint
+file is read or written (about 0.1 s): the final evaluation's worker, given a local checkpoint
 folder, never loads it.
 """
 

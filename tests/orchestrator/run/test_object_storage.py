@@ -73,3 +73,40 @@ def test_a_study_in_the_bucket_survives_a_killed_driver_and_resumes_on_another_m
     assert compared.returncode == 0 and "| unet | baseline |" in compared.stdout, compared.stderr
     again = orchestrate("run", spec, "--storage", storage)
     assert again.returncode == 2 and f"already exists at {uri}" in again.stderr, again.stderr
+
+
+def test_each_push_uploads_the_optuna_journal_after_the_rows_it_tells_of(s3_bucket, tmp_path):
+    # A driver writes a trial's row, then tells Optuna: here trial b ends (row, then journal line) in the
+    # middle of a push. The bucket must never hold a journal telling of a row it does not hold.
+    from orchestrator.run.optuna_storage import journal_path
+    from orchestrator.study.mirror import JOURNAL, StudyMirror
+
+    assert journal_path(tmp_path).relative_to(tmp_path).as_posix() == JOURNAL
+    local, remote = tmp_path / "copy", f"{BUCKET}/ordered"
+    rows = local / "results" / "trials" / "arm"
+    rows.mkdir(parents=True)
+    (local / "state").mkdir()
+    (rows / "a.parquet").write_bytes(b"row a")
+    (local / JOURNAL).parent.mkdir()
+    (local / JOURNAL).write_bytes(b"told a\n")
+    uploads = []
+
+    class DriverWritingMeanwhile(StudyMirror):
+        def _write(self, rel: str, data: bytes) -> None:
+            super()._write(rel, data)
+            uploads.append(rel)
+            if rel == "results/trials/arm/a.parquet" and not (rows / "b.parquet").exists():
+                (rows / "b.parquet").write_bytes(b"row b")
+                with (local / JOURNAL).open("ab") as journal:
+                    journal.write(b"told b\n")
+
+    mirror = DriverWritingMeanwhile(f"s3://{remote}", local, s3_bucket, remote)
+    mirror.push()
+    assert uploads[:2] == ["results/trials/arm/a.parquet", JOURNAL]
+    with s3_bucket.open_input_stream(f"{remote}/{JOURNAL}") as stream:
+        assert stream.read() == b"told a\n"  # as it was before the rows were listed
+    uploads.clear()
+    mirror.push()
+    assert uploads[:2] == ["results/trials/arm/b.parquet", JOURNAL]
+    with s3_bucket.open_input_stream(f"{remote}/{JOURNAL}") as stream:
+        assert stream.read() == b"told a\ntold b\n"
