@@ -29,12 +29,13 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-JOURNAL = "journal.log"
+from orchestrator.study.folder import OPTUNA_JOURNAL
+
 TUNE_TRIAL_ID = "tune_trial_id"
 
 
 def journal_path(study_root: Path) -> Path:
-    return Path(study_root) / "optuna" / JOURNAL
+    return Path(study_root) / OPTUNA_JOURNAL
 
 
 def optuna_storage(study_root: Path) -> JournalStorage:

@@ -30,6 +30,7 @@ from trainables.data import class_names_of, source_names
 from trainables.splits import select_fold
 
 SPEC_FILE = "spec.yaml"
+OPTUNA_JOURNAL = "optuna/journal.log"  # every arm's Optuna study (orchestrator.run.optuna_storage)
 REFERENCE_FILE = "reference.csv"  # the spec's published numbers, copied: the study stays self-contained
 
 

@@ -33,7 +33,7 @@ import pyarrow.fs
 
 from orchestrator.errors import UserError, first_line
 from orchestrator.run.lock import Holder, is_stale
-from orchestrator.study.folder import SPEC_FILE
+from orchestrator.study.folder import OPTUNA_JOURNAL, SPEC_FILE
 from trainables import storage
 
 PUSH_EVERY_S = 5.0
@@ -42,11 +42,10 @@ LOCK = "state/driver.lock"
 # Ray Train's own; Tune's experiments (they name this machine's paths: elsewhere, an arm continues from
 # the study's records, as after a lost Tune state); a link; the two written apart.
 NOT_PUSHED = ("train/", "arms/", "logs/ray-session", PUSHED, LOCK)
-# orchestrator.run.optuna_storage's journal. Optuna is told how a trial ended only after its rows are
+# The Optuna journal (OPTUNA_JOURNAL). Optuna is told how a trial ended only after its rows are
 # written, so each push reads the journal before listing the rows and uploads it after them: the
 # bucket never holds a journal ahead of its rows (there, a kill mid-push left Optuna a finished trial
 # whose row never went up, and a resume elsewhere ran it again under a new id).
-JOURNAL = "optuna/journal.log"
 
 
 def open_uri(uri: str) -> tuple[pyarrow.fs.FileSystem, str]:
@@ -135,17 +134,17 @@ class StudyMirror:
     def push(self, final: bool = False) -> None:
         """Upload what changed since the last push, delete what is gone, then count the push. The logs,
         appended to all the time, go up with the final push only; the Optuna journal goes up last, as
-        read before the rows were listed (``JOURNAL``)."""
+        read before the rows were listed (``OPTUNA_JOURNAL``)."""
         journal = self._journal_as_now()
         for _ in range(3):
             files = {rel: path for rel, path in self._local_files() if final or not rel.startswith("logs/")}
-            files.pop(JOURNAL, None)
+            files.pop(OPTUNA_JOURNAL, None)
             if self._upload_changed(files):
-                self._delete_gone({*files, JOURNAL}, final)
+                self._delete_gone({*files, OPTUNA_JOURNAL}, final)
                 break
-        if journal is not None and self.pushed.get(JOURNAL) != journal[0]:
-            self._write(JOURNAL, journal[1])
-            self.pushed[JOURNAL] = journal[0]
+        if journal is not None and self.pushed.get(OPTUNA_JOURNAL) != journal[0]:
+            self._write(OPTUNA_JOURNAL, journal[1])
+            self.pushed[OPTUNA_JOURNAL] = journal[0]
         if self.lock:
             self._write(LOCK, self.lock)  # its time is the heartbeat another machine reads
         self.count += 1
@@ -168,7 +167,7 @@ class StudyMirror:
 
     def _journal_as_now(self) -> tuple[tuple[int, int], bytes] | None:
         """The Optuna journal's stamp and bytes at this moment, or None before Optuna wrote one."""
-        path = self.local / JOURNAL
+        path = self.local / OPTUNA_JOURNAL
         try:
             return _stamp(path), path.read_bytes()
         except FileNotFoundError:

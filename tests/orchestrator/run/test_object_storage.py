@@ -79,7 +79,8 @@ def test_each_push_uploads_the_optuna_journal_after_the_rows_it_tells_of(s3_buck
     # A driver writes a trial's row, then tells Optuna: here trial b ends (row, then journal line) in the
     # middle of a push. The bucket must never hold a journal telling of a row it does not hold.
     from orchestrator.run.optuna_storage import journal_path
-    from orchestrator.study.mirror import JOURNAL, StudyMirror
+    from orchestrator.study.folder import OPTUNA_JOURNAL as JOURNAL
+    from orchestrator.study.mirror import StudyMirror
 
     assert journal_path(tmp_path).relative_to(tmp_path).as_posix() == JOURNAL
     local, remote = tmp_path / "copy", f"{BUCKET}/ordered"
