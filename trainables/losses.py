@@ -9,7 +9,7 @@ losses train a ``sigmoid`` output head; a ``multilabel`` head trains with
 A spec gives one
 name, names joined by ``+`` (equal weights: ``ce+dice``), or a mapping
 name -> weight, e.g. ``{ce: 0.3, dice: 0.7}``. Dice, Jaccard
-and focal come from segmentation-models-pytorch.
+and focal are segmentation-models-pytorch's, computed in region_losses.py without importing it.
 """
 
 from collections.abc import Callable
@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
+from . import region_losses
 from .loss_names import LOSSES, MULTILABEL_LOSSES, loss_weights
 
 BINARY_FOCAL_ALPHA = 0.25  # the weight of the positive class in the binary focal loss
@@ -38,29 +39,23 @@ def _single(name: str, focal_gamma: float) -> LossFn:
         return F.cross_entropy
     if name == "bce":
         return lambda logits, target: F.binary_cross_entropy_with_logits(_binary_logit(logits), target.float())
-    # Here, not at the top: importing smp (timm, torchvision) costs each trial's fresh worker about 0.7 s.
-    from segmentation_models_pytorch import losses as smp_losses
-
     if name == "dice":
-        return smp_losses.DiceLoss("multiclass", from_logits=True)
+        return region_losses.multiclass_dice
     if name == "jaccard":
-        return smp_losses.JaccardLoss("multiclass", from_logits=True)
+        return region_losses.multiclass_jaccard
     if name == "focal":
-        return smp_losses.FocalLoss("multiclass", gamma=focal_gamma)
+        return lambda logits, target: region_losses.multiclass_focal(logits, target, focal_gamma)
     if name == "binary_focal":
         # 004 §3.5.2: "binary focal loss" on the 1-channel sigmoid output; it names no class weight,
         # so none (alpha None), with focal_gamma (2 by default, the focal loss paper's value, 004 [13]).
-        focal = smp_losses.FocalLoss("binary", alpha=None, gamma=focal_gamma)
-        return lambda logits, target: focal(_binary_logit(logits)[:, None], target[:, None].float())
+        return lambda logits, target: region_losses.binary_focal(_binary_logit(logits), target, focal_gamma, None)
     if name == "binary_focal_dice":
         # 002 §1 and its reference [15] (segmentation_models' binary_focal_dice_loss): binary focal
         # loss with alpha = 0.25 on the defects (0.75 on the background) plus Dice, equal weights.
-        focal = smp_losses.FocalLoss("binary", alpha=BINARY_FOCAL_ALPHA, gamma=focal_gamma)
-        dice = smp_losses.DiceLoss("binary", from_logits=True)
-
         def binary_focal_dice(logits, target):
-            logit = _binary_logit(logits)[:, None]
-            return focal(logit, target[:, None].float()) + dice(logit, target[:, None])
+            logit = _binary_logit(logits)
+            focal = region_losses.binary_focal(logit, target, focal_gamma, BINARY_FOCAL_ALPHA)
+            return focal + region_losses.sigmoid_dice(logit[:, None], target[:, None])
 
         return binary_focal_dice
     raise ValueError(f"unknown loss {name!r}; use one of {', '.join(LOSSES)} or a mapping of them to weights")
@@ -74,11 +69,8 @@ def _multilabel(name: str) -> LossFn:
         return lambda logits, target: F.binary_cross_entropy_with_logits(
             logits, to_channels(target, logits.shape[1]).float()
         )
-    from segmentation_models_pytorch import losses as smp_losses  # only for its Dice, as in _single
-
     if name == "dice":
-        dice = smp_losses.DiceLoss("multilabel", from_logits=True)
-        return lambda logits, target: dice(logits, to_channels(target, logits.shape[1]))
+        return lambda logits, target: region_losses.sigmoid_dice(logits, to_channels(target, logits.shape[1]))
     raise ValueError(f"a multilabel head trains with {' or '.join(MULTILABEL_LOSSES)}, not {name!r}")
 
 

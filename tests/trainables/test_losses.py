@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.nn import functional as F
 
+from tests.conftest import REPO
 from trainables.heads import OutputHead
 from trainables.loss_names import BINARY_LOSSES, LOSSES
 from trainables.losses import build_loss, segmentation_loss
@@ -85,3 +89,70 @@ def test_the_sigmoid_head_gives_two_class_probabilities_and_predicts_at_one_half
     assert probabilities.shape == (3, 2, 5, 5) and torch.allclose(probabilities.sum(1), torch.ones(3, 5, 5))
     assert torch.equal(head.predict(logits), probabilities.argmax(1))
     assert torch.equal(head.predict(logits), (probabilities[:, 1] >= 0.5).long())
+
+
+def _smp_reference(name: str, gamma: float):
+    """The smp loss each name computed with before region_losses.py, applied as it was."""
+    from segmentation_models_pytorch import losses as smp
+
+    binary_logit = lambda logits: (logits[:, 1] - logits[:, 0])[:, None]  # noqa: E731
+    focal_dice = (smp.FocalLoss("binary", alpha=0.25, gamma=gamma), smp.DiceLoss("binary", from_logits=True))
+    return {
+        "dice": smp.DiceLoss("multiclass", from_logits=True),
+        "jaccard": smp.JaccardLoss("multiclass", from_logits=True),
+        "focal": smp.FocalLoss("multiclass", gamma=gamma),
+        "binary_focal": lambda logits, target: smp.FocalLoss("binary", alpha=None, gamma=gamma)(
+            binary_logit(logits), target[:, None].float()
+        ),
+        "binary_focal_dice": lambda logits, target: (
+            focal_dice[0](binary_logit(logits), target[:, None].float())
+            + focal_dice[1](binary_logit(logits), target[:, None])
+        ),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["dice", "jaccard", "focal", "binary_focal", "binary_focal_dice"])
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_dice_jaccard_and_focal_equal_segmentation_models_pytorchs_in_value_and_gradient(name, gamma):
+    generator = torch.Generator().manual_seed(3)
+    classes = 2 if name.startswith("binary") else 4
+    for scale in (0.1, 3.0, 30.0):  # from uncertain to saturated logits
+        logits = (torch.randn(3, classes, 9, 7, generator=generator) * scale).requires_grad_()
+        target = torch.randint(0, classes - 1, (3, 9, 7), generator=generator)  # the last class absent
+        ours, theirs = build_loss(name, focal_gamma=gamma)(logits, target), _smp_reference(name, gamma)(logits, target)
+        (our_grad,) = torch.autograd.grad(ours, logits)
+        (their_grad,) = torch.autograd.grad(theirs, logits)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7)
+        # equal_nan: with gamma < 1, (1 - p_t)^gamma has no derivative where p_t is 1 (saturated), in both
+        torch.testing.assert_close(our_grad, their_grad, rtol=1e-4, atol=1e-8, equal_nan=True)
+
+
+def test_multilabel_dice_equals_segmentation_models_pytorchs():
+    from segmentation_models_pytorch import losses as smp
+
+    from trainables.labels import to_channels
+
+    generator = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 4, 8, 8, generator=generator).requires_grad_()
+    target = torch.randint(0, 8, (2, 8, 8), generator=generator)  # bit masks: channels 0-2, channel 3 empty
+    ours = build_loss("dice", multi_label=True)(logits, target)
+    theirs = smp.DiceLoss("multilabel", from_logits=True)(logits, to_channels(target, 4))
+    torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(torch.autograd.grad(ours, logits)[0], torch.autograd.grad(theirs, logits)[0])
+
+
+def test_no_loss_imports_segmentation_models_pytorch():
+    # A trial's fresh worker training an own model pays smp's import (timm, torchvision, torch._dynamo:
+    # about 1.9 CPU-s) only when its model is an smp one.
+    code = (
+        "import sys, torch\n"
+        "from trainables.losses import build_loss\n"
+        "from trainables.loss_names import LOSSES\n"
+        "logits, target = torch.randn(2, 2, 4, 4), torch.randint(0, 2, (2, 4, 4))\n"
+        "for name in LOSSES: build_loss(name)(logits, target)\n"
+        "build_loss('dice', multi_label=True)(logits, target)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('segmentation_models_pytorch', 'timm')))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
