@@ -3,6 +3,8 @@
 import asyncio
 import shutil
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +25,26 @@ class JobRow:
     minutes: str
 
 
+ANSWER_TIMEOUT_S = 10  # a dashboard answers its version in milliseconds
+
+
+def check_answering(address: str) -> None:
+    """Ray's client sets no timeout: a host that takes the connection but never answers (a wrong port, a
+    stalled proxy) would hang every job command. Any answer, even an error, is left to Ray's client."""
+    url = address.rstrip("/") if "://" in address else f"http://{address.rstrip('/')}"  # as Ray reads it
+    try:
+        urllib.request.urlopen(f"{url}/api/version", timeout=ANSWER_TIMEOUT_S).close()
+    except (urllib.error.URLError, ValueError, OSError) as error:
+        # A connect that times out comes wrapped in URLError; a read that times out, bare.
+        if isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError):
+            raise UserError(
+                f"{address} took no answer within {ANSWER_TIMEOUT_S} s; give --address http://HEAD:8265 "
+                "(the cluster's dashboard, not its GCS port 6379) and check the head is up"
+            ) from None
+
+
 def connect(address: str):
+    check_answering(address)
     send_token_if_there_is_one()
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient

@@ -1,8 +1,10 @@
 """A head whose Jobs API drops the connection mid-call (it is restarting, or its dashboard died): the
 job commands say so in one line with exit code 2. The head here is a real HTTP server on 127.0.0.1 that
-answers Ray's version check, as a dashboard does, and closes every other request unanswered."""
+answers Ray's version check, as a dashboard does, and closes every other request unanswered. An address
+that takes the connection and never answers (a wrong port) is one line too, not a hang."""
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -53,3 +55,15 @@ def test_a_jobs_api_that_drops_the_connection_is_one_line(dropping_head, tmp_pat
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert f"the Ray Jobs API at {dropping_head} stopped answering" in result.stderr, result.stderr
+
+
+def test_an_address_that_never_answers_is_one_line_not_a_hang():
+    silent = socket.create_server(("127.0.0.1", 0))  # listening: the kernel completes connections; none is read
+    address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        result = orchestrate("jobs", "--address", address, timeout=60)  # Ray's client alone: forever
+    finally:
+        silent.close()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"{address} took no answer within 10 s" in result.stderr, result.stderr
