@@ -13,6 +13,8 @@ backends (TPU backends are not offered by this project).
 
 import contextlib
 import os
+import tempfile
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +74,14 @@ def _set_master(addr: str, port: int) -> None:
 def _setup_process_group(**options: Any) -> None:
     from ray.train.torch.config import _setup_torch_process_group
 
-    _setup_torch_process_group(**options)
+    if options["world_size"] != 1:
+        _setup_torch_process_group(**options)
+        return
+    # One worker needs no network: a file store, not a TCPStore on the port get_address_and_port
+    # picked, which another process on the node can take first (EADDRINUSE, seen once in the suite).
+    store_file = f"{tempfile.gettempdir()}/torch-store-{uuid.uuid4().hex}"
+    _setup_torch_process_group(**{**options, "init_method": f"file://{store_file}"})
+    os.remove(store_file)  # a group of one never reads it again; a trial stopped early leaves none behind
 
 
 def _shutdown(destroy_process_group: bool) -> None:

@@ -66,6 +66,10 @@ def _all_reduce_ranks() -> None:
     rank_zero_says = ray.train.collective.broadcast_from_rank_zero(f"from rank {dist.get_rank()}")
     metrics = {"world_size": dist.get_world_size(), "rank_sum": total.item(), "backend": dist.get_backend()}
     metrics["broadcast"] = rank_zero_says
+    store = dist.distributed_c10d._get_default_store()
+    while isinstance(store, dist.PrefixStore):
+        store = store.underlying_store
+    metrics["store"] = type(store).__name__
     with tempfile.TemporaryDirectory() as directory:  # Ray keeps the metrics that come with a checkpoint
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
 
@@ -102,6 +106,7 @@ def test_two_workers_get_one_gloo_process_group_from_a_controller_in_the_trial_a
     metrics, checkpoint = ray.get(TrialActor.remote().fit.remote(str(tmp_path), 2))
     assert metrics["world_size"] == 2 and metrics["rank_sum"] == 3.0 and metrics["backend"] == "gloo"
     assert metrics["broadcast"] == "from rank 0" and checkpoint.startswith(str(tmp_path / "ddp-2"))
+    assert metrics["store"] == "TCPStore"  # ranks in other processes, maybe other nodes, meet over TCP
     started = _actor_classes()  # the controller ran in the trial actor: no actor of its own
     assert started.count("RayTrainWorker") == 2 and not [name for name in started if "Controller" in name], started
     assert "_AutoscalingCoordinatorActor" not in started  # nothing to ask for resources on a fixed-size cluster
@@ -114,3 +119,4 @@ def test_a_run_of_one_worker_reports_its_checkpoint_without_a_synchronisation_ac
     assert checkpoint.startswith(str(tmp_path / "ddp-1")) and Path(checkpoint).is_dir()
     started = _actor_classes()
     assert started.count("RayTrainWorker") == 1 and "SynchronizationActor" not in started, started
+    assert metrics["store"] == "FileStore"  # no TCP port to lose to another process (EADDRINUSE)
