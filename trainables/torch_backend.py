@@ -80,8 +80,11 @@ def _setup_process_group(**options: Any) -> None:
     # One worker needs no network: a file store, not a TCPStore on the port get_address_and_port
     # picked, which another process on the node can take first (EADDRINUSE, seen once in the suite).
     store_file = f"{tempfile.gettempdir()}/torch-store-{uuid.uuid4().hex}"
-    _setup_torch_process_group(**{**options, "init_method": f"file://{store_file}"})
-    os.remove(store_file)  # a group of one never reads it again; a trial stopped early leaves none behind
+    try:
+        _setup_torch_process_group(**{**options, "init_method": f"file://{store_file}"})
+    finally:  # a group of one never reads it again: a trial stopped early, or failed here, leaves none behind
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(store_file)
 
 
 def _shutdown(destroy_process_group: bool) -> None:

@@ -3,7 +3,6 @@
 import asyncio
 import shutil
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ def check_answering(address: str) -> None:
     url = address.rstrip("/") if "://" in address else f"http://{address.rstrip('/')}"  # as Ray reads it
     try:
         urllib.request.urlopen(f"{url}/api/version", timeout=ANSWER_TIMEOUT_S).close()
-    except (urllib.error.URLError, ValueError, OSError) as error:
+    except (ValueError, OSError) as error:  # OSError: URLError and TimeoutError among them
         # A connect that times out comes wrapped in URLError; a read that times out, bare.
         if isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError):
             raise UserError(

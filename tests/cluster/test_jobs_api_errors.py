@@ -44,6 +44,12 @@ def dropping_head() -> str:
         server.server_close()
 
 
+def _assert_one_line_exit_2(result, message: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [["jobs"], ["logs", "orchestrate-x-1"], ["stop", "orchestrate-x-1"], ["submit", "studies/demo.yaml"]],
@@ -52,9 +58,7 @@ def test_a_jobs_api_that_drops_the_connection_is_one_line(dropping_head, tmp_pat
     if args[0] == "submit":
         args = [*args, "--storage", str(tmp_path / "runs")]
     result = orchestrate(*args, "--address", dropping_head)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert f"the Ray Jobs API at {dropping_head} stopped answering" in result.stderr, result.stderr
+    _assert_one_line_exit_2(result, f"the Ray Jobs API at {dropping_head} stopped answering")
 
 
 def test_an_address_that_never_answers_is_one_line_not_a_hang():
@@ -64,6 +68,4 @@ def test_an_address_that_never_answers_is_one_line_not_a_hang():
         result = orchestrate("jobs", "--address", address, timeout=60)  # Ray's client alone: forever
     finally:
         silent.close()
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert f"{address} took no answer within 10 s" in result.stderr, result.stderr
+    _assert_one_line_exit_2(result, f"{address} took no answer within 10 s")
