@@ -245,5 +245,9 @@ def evaluate_on_this_worker(
     evaluations = evaluate_checkpoint(checkpoint_dir, configs, hyper, device)
     context = ray.get_runtime_context()
     for summary, _ in evaluations:
-        summary.update(evaluation_task_id=context.get_task_id(), evaluation_node=context.get_node_id())
+        summary.update(
+            evaluation_task_id=context.get_task_id(),
+            evaluation_node=context.get_node_id(),
+            evaluation_worker_id=context.get_worker_id(),
+        )
     return evaluations

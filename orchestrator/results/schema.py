@@ -13,8 +13,9 @@ from trainables.metric_names import CRACK_METRICS, SWEEP_THRESHOLDS, metric_name
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
 # 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at;
 # 5: trials.setup_seconds, tests.evaluation_task_id, tests.evaluation_node (the final evaluation runs as a Ray task);
-# 6: epochs.node, trials.node (the Ray node that trained them)
-SCHEMA_VERSION = 6
+# 6: epochs.node, trials.node (the Ray node that trained them);
+# 7: tests.evaluation_worker_id (the study's evaluations share Ray workers)
+SCHEMA_VERSION = 7
 TABLES = ("trials", "epochs", "tests", "images")
 _ARROW_TYPES = {float: pa.float64(), int: pa.int64(), str: pa.string(), bool: pa.bool_()}
 
@@ -91,6 +92,7 @@ TEST_COLUMNS: Columns = EVALUATION_KEY + [
     ("device", pa.string()),
     ("evaluation_task_id", pa.string()),  # the Ray task that evaluated it (never the driver)
     ("evaluation_node", pa.string()),  # the Ray node id it ran on
+    ("evaluation_worker_id", pa.string()),  # the Ray worker process: later evaluations reuse an idle one
     ("evaluated_at", pa.timestamp("us", tz="UTC")),
     *[(f"test_{name}", pa.float64()) for name in CRACK_METRICS],
     ("presence_subset_accuracy", pa.float64()),  # 003 §6: images with every defect type judged right

@@ -5,7 +5,7 @@ from orchestrator.lazy import lazy_exports
 # Names load on first use (PEP 562): `status`, `compare` and the study folder's lock import
 # orchestrator.run.lock without paying for Ray Tune and pandas (about 0.7 CPU-s a command).
 _MODULE_OF = {
-    "evaluate_arm": "final_evaluation",
+    "start_evaluation": "final_evaluation",
     "claim_driver": "lock",
     "ResultsRecorder": "recorder",
     "run_study": "study_run",

@@ -6,9 +6,10 @@ one name collide), while separate Ray jobs are isolated. Each arm keeps its
 own Tune experiment, TPE history and checkpoints exactly as a lone arm
 would, so resume, Ctrl-C and status behave as before. The study process
 starts (or joins) Ray, gives each arm its share of the study-wide cap on
-trials in flight, shows the arms' progress events, and forwards Ctrl-C and
-SIGTERM to them; an arm process dies with it (so a killed study leaves no
-arm running on its own).
+trials in flight, shows the arms' progress events, runs each arm's final
+evaluation once its driver has recorded every trial (``evaluations``), and
+forwards Ctrl-C and SIGTERM to the arms; an arm process dies with it (so a
+killed study leaves no arm running on its own).
 """
 
 import json
@@ -23,11 +24,12 @@ from dataclasses import dataclass, field
 from orchestrator.errors import UserError
 from orchestrator.run.arm_events import ArmEvent, replay
 from orchestrator.run.display import StudyDisplay
+from orchestrator.run.evaluations import FinalEvaluations
 from orchestrator.study.checks import space_context
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm, StudySpec
 
-COMPLETE, INCOMPLETE, BAD_INPUT = 0, 3, 2  # an arm process's exit codes
+COMPLETE, INCOMPLETE, BAD_INPUT = 0, 3, 2  # an arm process's exit codes (COMPLETE: every trial recorded)
 
 
 def study_trial_slots(spec: StudySpec) -> int:
@@ -86,6 +88,10 @@ class ArmPool:
     stopping: bool = False  # interrupted: no more arms start
     unfinished: int = 0
     failures: list[str] = field(default_factory=list)
+    evaluations: FinalEvaluations = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.evaluations = FinalEvaluations(self.study, self.display)
 
     def run(self, arms: list[Arm]) -> bool:
         """Run the arms to the end; False if any stopped unfinished (interrupted, or an arm process failed)."""
@@ -93,16 +99,20 @@ class ArmPool:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         selector = selectors.DefaultSelector()
         try:
-            while waiting or self.running:
+            while waiting or self.running or self.evaluations.in_flight:
                 if not self.stopping:
                     for share in self.caps.shares(len(waiting)):
                         self._start(waiting.pop(0), share, selector)
                 self._read_events(selector, timeout=0.5)
                 self._reap(selector)
+                self.evaluations.collect(timeout=0 if self.running else 0.5)
+                if self.stopping:
+                    self.unfinished += self.evaluations.cancel()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._kill_all()
+        self.failures += self.evaluations.failures
         if self.failures:
             raise UserError("; ".join(dict.fromkeys(self.failures)))  # arms failing alike say it once
         return not (self.stopping or waiting or self.unfinished)
@@ -159,6 +169,7 @@ class ArmPool:
         """An arm that stopped unfinished leaves the study unfinished; the other arms go on."""
         code = child.process.returncode
         if code == COMPLETE:
+            self.evaluations.start(child.arm)
             return
         self.unfinished += 1
         if code == BAD_INPUT and child.error:
@@ -174,6 +185,7 @@ class ArmPool:
             _signal(child.process, signal.SIGINT)
 
     def _kill_all(self) -> None:
+        self.evaluations.cancel()
         for child in self.running:
             _signal(child.process, signal.SIGKILL)
             child.process.wait()

@@ -2,9 +2,10 @@
 
 Started by the study process (``arm_pool``), never by hand. It joins the
 study's Ray as a Ray job of its own, runs (or restores) the arm's Tune
-experiment, evaluates the best trial when the budget is spent, and sends
-its progress as events on the pipe it was given. Its exit code says how the
-arm ended: 0 finished, 3 stopped unfinished (resumable), 2 bad input.
+experiment, and sends its progress as events on the pipe it was given. Its
+exit code says how the arm ended: 0 every trial recorded (the study's
+process then evaluates the best one, ``evaluations``), 3 stopped unfinished
+(resumable), 2 bad input.
 """
 
 import argparse
@@ -32,17 +33,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def run_one_arm(study: StudyDir, arm_id: str, args: argparse.Namespace, events: EventWriter) -> int:
     from orchestrator.run.ray_session import ray_session
-    from orchestrator.run.runner import finish_arm, run_arm
+    from orchestrator.run.runner import run_arm
 
     arm = next(arm for arm in study.spec.arms() if arm.id == arm_id)
     with ray_session(args.address, study.logs_dir, arm=arm.id):
         outcome = run_arm(study, arm, args.max_concurrent, args.space_context)
         if outcome.orphaned:
             events.note(f"{arm.id}: moved rows of {len(outcome.orphaned)} trial(s) lost in a crash to results/orphaned")
-        if not outcome.complete:
-            return INCOMPLETE
-        finish_arm(study, arm, events)
-    return COMPLETE
+    return COMPLETE if outcome.complete else INCOMPLETE
 
 
 def main(argv: list[str] | None = None) -> int:

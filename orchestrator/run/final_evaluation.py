@@ -2,12 +2,13 @@
 
 Runs as a Ray task with a trial worker's resources (on a GPU where trials use
 GPUs) once every trial of the arm is recorded, before the arm is marked done,
-so an interrupted evaluation is simply redone on resume. The driver only
-records the rows.
+so an interrupted evaluation is simply redone on resume. The study's process
+starts it (``evaluations``) and only records the rows.
 """
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -45,8 +46,18 @@ def sampled_hyperparameters(row: pd.Series, space_name: str) -> dict[str, Any]:
     return hyper
 
 
-def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
-    """Evaluate and record; returns the summary row, or None when no trial has a checkpoint to evaluate."""
+@dataclass
+class StartedEvaluation:
+    """An arm's final evaluation in flight: its Ray task, and what recording its rows takes."""
+
+    arm: Arm
+    trial_id: str
+    configs: list[TrialConfig]  # the threshold rows', then the arm's own (recorded last)
+    task: ray.ObjectRef
+
+
+def start_evaluation(study: StudyDir, arm: Arm) -> StartedEvaluation | None:
+    """Start the evaluation task; None when no trial has a checkpoint to evaluate."""
     row = best_trial(study, arm)
     if row is None:
         return None
@@ -58,10 +69,15 @@ def evaluate_arm(study: StudyDir, arm: Arm) -> dict[str, Any] | None:
     # Threshold rows first: the arm's own row, recorded last, is what marks its evaluation done. One
     # task evaluates them all: one model load and one prediction of the images for every row.
     configs = [*(config.threshold_row(name, arm.row_id(name), t) for name, t in thresholds), config]
-    evaluations = ray.get(_evaluation_task(config).remote(checkpoint, configs, hyper))
-    for row_config, (summary, images) in zip(configs, evaluations, strict=True):
-        _record(study, row_config, row["trial_id"], summary, images)
-    return evaluations[-1][0]  # the arm's own row
+    task = _evaluation_task(config).remote(checkpoint, configs, hyper)
+    return StartedEvaluation(arm, row["trial_id"], configs, task)
+
+
+def record_evaluation(study: StudyDir, started: StartedEvaluation, evaluations: list) -> dict[str, Any]:
+    """Write the finished task's rows; returns the arm's own summary row."""
+    for row_config, (summary, images) in zip(started.configs, evaluations, strict=True):
+        _record(study, row_config, started.trial_id, summary, images)
+    return evaluations[-1][0]
 
 
 def _evaluation_task(config: TrialConfig):

@@ -29,9 +29,11 @@ RAY_ENV = {
 }
 # Driver only: save the Tune experiment state (searcher included) at most every 2 s.
 DRIVER_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "2", "RAY_AIR_NEW_OUTPUT": "0"}
-# A Ray started here: no idle workers prestarted for the first driver (the study's process, which runs
-# no task; each arm is a job of its own and gets workers of its own), two Python processes saved.
-LOCAL_SYSTEM_CONFIG = {"prestart_worker_first_driver": False}
+# A Ray started here: no idle workers prestarted for the first driver (the study's process, whose
+# only tasks are the final evaluations; each arm is a job of its own and gets workers of its own), two
+# Python processes saved. An idle worker lives a minute, not 1 s, while the arms' actors outnumber the
+# CPUs: the next arm's evaluation reuses it, torch and the model code loaded (run/evaluations.py).
+LOCAL_SYSTEM_CONFIG = {"prestart_worker_first_driver": False, "idle_worker_killing_time_threshold_ms": 60_000}
 # The object-store settings pyarrow reads for S3 (endpoint, credentials, region). Where the driver has
 # them, every process of the study gets them too: nodes started without them still reach the bucket.
 OBJECT_STORE_ENV = (

@@ -1,4 +1,4 @@
-"""Runs one arm, in its driver process: its Tune experiment, restored after a crash, then its final evaluation.
+"""Runs one arm, in its driver process: its Tune experiment, restored after a crash.
 
 Exactly-once bookkeeping: an arm is done when every one of its budgeted trials
 has a row in the results. After a crash the arm's experiment is restored;
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from optuna.trial import TrialState
 from ray import tune
 
-from orchestrator.run.final_evaluation import evaluate_arm
 from orchestrator.run.optuna_storage import Outcome, forget_arm, settle_unfinished_trials
 from orchestrator.run.progress import ProgressCallback
 from orchestrator.run.recorder import FINISHED, ResultsRecorder
@@ -124,13 +123,3 @@ def _outcome(study: StudyDir, arm: Arm, trial_id: str) -> Outcome | None:
     epochs = study.results.epochs_of(arm.id, trial_id)
     last = epochs[-1] if epochs else {}
     return OPTUNA_STATES[row["status"]], last.get(row["metric"]), last.get("epoch")
-
-
-def finish_arm(study: StudyDir, arm: Arm, display) -> None:
-    """Evaluate the arm's best trial on held-out data (unless done before a crash), then mark the arm done."""
-    if not study.results.evaluated(arm.id):
-        display.note(f"{arm.id}: evaluating the best trial on held-out data")
-        summary = evaluate_arm(study, arm)
-        if summary:
-            display.note(f"{arm.id}: {summary['eval_split']} mIoU {summary['test_miou']:.4f}")
-    study.mark_done(arm.id)

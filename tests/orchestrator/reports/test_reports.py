@@ -50,6 +50,9 @@ def test_every_fold_is_an_arm_and_each_arm_is_evaluated_once_on_the_test_images(
     trials, tests, images = (_table(folds_study, t) for t in ("trials", "tests", "images"))
     assert sorted(trials["arm"].unique()) == ARMS and sorted(trials["fold"].unique()) == [0, 1]
     assert sorted(tests["arm"]) == ARMS and (tests["eval_split"] == "test").all() and (tests["images"] == 4).all()
+    # Submitted by the study's one Ray job, at most two at once on these 2 CPUs: an evaluation after
+    # those reuses an idle worker (torch and the model code loaded) instead of starting one per arm.
+    assert tests["evaluation_worker_id"].nunique() < len(ARMS), tests["evaluation_worker_id"]
     for _, row in tests.iterrows():  # the evaluated trial is the arm's best by validation
         mine = trials[trials["arm"] == row["arm"]]
         assert row["trial_id"] == mine.loc[mine["best_metric"].idxmax(), "trial_id"]
@@ -231,6 +234,26 @@ def test_resume_redoes_an_interrupted_evaluation_and_runs_no_trial_again(folds_s
     assert sorted(tests["arm"]) == ARMS and len(_table(copy, "images")) == 16
     original = _table(folds_study, "tests").set_index("arm")
     assert tests.set_index("arm").loc[arm, "test_miou"] == pytest.approx(original.loc[arm, "test_miou"])
+
+
+def test_an_evaluation_that_fails_is_one_line_and_the_other_arms_are_evaluated(folds_study, tmp_path):
+    import shutil
+
+    copy = tmp_path / "folds"
+    shutil.copytree(folds_study, copy)
+    broken, other = "cells__unet__frem__fold1", "cells__unet__baseline__fold0"
+    for arm in (broken, other):  # as if the study process died before evaluating these arms
+        (copy / "state" / f"{arm}.done").unlink()
+        shutil.rmtree(copy / "results" / "tests" / arm)
+    for state in (copy / "train").glob(f"{broken}__*/checkpoint_*/state.pt"):
+        state.write_bytes(b"cut short")  # every checkpoint of the arm unreadable
+    result = orchestrate("resume", copy)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"arm {broken}: its final evaluation failed (" in result.stderr and "then resume" in result.stderr
+    assert (copy / "logs" / f"evaluation-{broken}.log").read_text().strip()
+    assert sorted(_table(copy, "tests")["arm"]) == sorted(set(ARMS) - {broken})  # the other arm evaluated
+    assert (copy / "state" / f"{other}.done").exists() and not (copy / "state" / f"{broken}.done").exists()
 
 
 def test_compare_status_and_plot_read_a_study_copied_to_an_object_store(folds_study, s3_bucket, tmp_path):

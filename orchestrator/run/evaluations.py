@@ -1,0 +1,89 @@
+"""The arms' final evaluations, started by the study's process as each arm's driver ends with every
+trial recorded, and recorded there when their Ray tasks finish (the arms still training go on).
+
+Why here and not in each arm's driver: an arm is a Ray job of its own, and Ray reuses a worker
+process only within one job. Submitted from the study's job, every evaluation after the first
+finds an idle worker with torch, the model code and smp's encoders already imported (about
+3 CPU-s each that a fresh worker spends on imports). A GPU task gets a fresh worker every time
+(Ray's default ``max_calls=1`` for GPU tasks), which hands the GPU's memory back to the trials.
+"""
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ray
+
+from orchestrator.errors import UserError
+from orchestrator.run.display import StudyDisplay
+from orchestrator.run.final_evaluation import StartedEvaluation, record_evaluation, start_evaluation
+from orchestrator.study.folder import StudyDir
+from orchestrator.study.spec import Arm
+
+
+@dataclass
+class FinalEvaluations:
+    study: StudyDir
+    display: StudyDisplay
+    in_flight: list[StartedEvaluation] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one line each, for the study's error
+
+    def start(self, arm: Arm) -> None:
+        """Evaluate the arm's best trial (unless that was recorded before a crash); the arm is done
+        once its rows are written."""
+        if self.study.results.evaluated(arm.id):
+            self.study.mark_done(arm.id)
+            return
+        self.display.note(f"{arm.id}: evaluating the best trial on held-out data")
+        try:
+            started = start_evaluation(self.study, arm)
+        except UserError as error:
+            self.failures.append(f"{arm.id}: {error}")
+            return
+        if started is None:  # no trial has a checkpoint to evaluate
+            self.study.mark_done(arm.id)
+        else:
+            self.in_flight.append(started)
+
+    def collect(self, timeout: float) -> None:
+        """Record an evaluation that has finished, waiting up to ``timeout`` seconds for one."""
+        if not self.in_flight:
+            return
+        ready, _ = ray.wait([started.task for started in self.in_flight], num_returns=1, timeout=timeout)
+        for started in [s for s in self.in_flight if s.task in ready]:
+            self.in_flight.remove(started)
+            self._finish(started)
+
+    def _finish(self, started: StartedEvaluation) -> None:
+        arm = started.arm
+        try:
+            evaluations = ray.get(started.task)
+        except ray.exceptions.RayError as error:
+            log = _write_error(self.study.logs_dir, arm.id, error)
+            failed = f"arm {arm.id}: its final evaluation failed ({_reason(error)})"
+            self.failures.append(f"{failed}; see {log}, then resume")
+            return
+        summary = record_evaluation(self.study, started, evaluations)
+        self.display.note(f"{arm.id}: {summary['eval_split']} mIoU {summary['test_miou']:.4f}")
+        self.study.mark_done(arm.id)
+
+    def cancel(self) -> int:
+        """Stop the evaluations in flight (their arms stay undone: resume evaluates them); how many."""
+        for started in self.in_flight:
+            ray.cancel(started.task, force=True)
+        stopped, self.in_flight = len(self.in_flight), []
+        return stopped
+
+
+def _reason(error: Exception) -> str:
+    """``Type: last line of its message`` of what the task raised (Ray wraps it as the error's cause)."""
+    cause = getattr(error, "cause", None) or error
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[-1]}" if lines else type(cause).__name__
+
+
+def _write_error(logs_dir: Path, arm_id: str, error: Exception) -> Path:
+    """The task's whole traceback, as Ray gives it (less its terminal colours)."""
+    log = logs_dir / f"evaluation-{arm_id}.log"
+    log.write_text(re.sub(r"\x1b\[[0-9;]*m", "", str(error)) + "\n")
+    return log
