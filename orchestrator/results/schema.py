@@ -5,10 +5,15 @@ classes of all datasets), so ``pyarrow.dataset.dataset(path)`` reads a whole
 table without the project. Bump ``SCHEMA_VERSION`` when a column changes.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import pyarrow as pa
 
 import search_spaces
 from trainables.metric_names import CRACK_METRICS, SWEEP_THRESHOLDS, metric_names, threshold_column
+
+if TYPE_CHECKING:
+    from trainables.config import TrialConfig
 
 # 3: epochs.lr, epochs.stopped_early, tests.trainable_parameters, presence_subset_accuracy;
 # 4: tests.presence_accuracy_mean, test_crack_iou_<source>, trials.startup_seconds, trials.started_at;
@@ -158,4 +163,16 @@ def table_schemas(
         "epochs": epochs_schema(class_names),
         "tests": tests_schema(class_names, sources),
         "images": images_schema(class_names),
+    }
+
+
+def arm_key(config: "TrialConfig") -> dict[str, Any]:
+    """The columns that say which arm a row belongs to (``ARM_KEY_NAMES``)."""
+    return {
+        "study": config.study,
+        "arm": config.arm_id,
+        "dataset": config.data.name,
+        "architecture": config.architecture_key,
+        "variant": config.variant_key,
+        "fold": config.fold,
     }

@@ -15,8 +15,8 @@ import pandas as pd
 import ray
 
 import search_spaces
+from orchestrator.results.schema import arm_key
 from orchestrator.results.store import read_table
-from orchestrator.run.recorder import arm_key
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config

@@ -12,7 +12,7 @@ from typing import Any
 from ray import tune
 
 from orchestrator import __version__
-from orchestrator.results.schema import SCHEMA_VERSION
+from orchestrator.results.schema import SCHEMA_VERSION, arm_key
 from orchestrator.results.store import ResultsStore
 from orchestrator.run.optuna_storage import tell_deferred
 from trainables.config import TrialConfig
@@ -35,18 +35,6 @@ def _read_error(trial) -> str:
         # The last line of Ray's traceback names the original exception, e.g. NonFiniteLossError: ...
         return lines[-1][:500] if lines else "unknown error"
     return "unknown error"
-
-
-def arm_key(config: TrialConfig) -> dict[str, Any]:
-    """The columns that say which arm a row belongs to (``results.schema.ARM_KEY_NAMES``)."""
-    return {
-        "study": config.study,
-        "arm": config.arm_id,
-        "dataset": config.data.name,
-        "architecture": config.architecture_key,
-        "variant": config.variant_key,
-        "fold": config.fold,
-    }
 
 
 class ResultsRecorder(tune.Callback):
