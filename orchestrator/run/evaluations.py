@@ -5,7 +5,7 @@ Why here and not in each arm's driver: an arm is a Ray job of its own, and Ray r
 process only within one job. Submitted from the study's job, every evaluation after the first
 finds an idle worker with torch, the model code and smp's encoders already imported (about
 3 CPU-s each that a fresh worker spends on imports). A GPU task gets a fresh worker every time
-(Ray's default ``max_calls=1`` for GPU tasks), which hands the GPU's memory back to the trials.
+(``max_calls=1``, final_evaluation.py), which hands the GPU's memory back to the trials.
 """
 
 import re

@@ -20,7 +20,7 @@ from orchestrator.results.store import read_table
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 from orchestrator.study.trial_config import trial_config
-from trainables.config import TrialConfig
+from trainables.config import Resources, TrialConfig
 from trainables.evaluation_task import best_checkpoint, evaluate_checkpoint
 
 
@@ -82,10 +82,20 @@ def record_evaluation(study: StudyDir, started: StartedEvaluation, evaluations: 
 
 def _evaluation_task(config: TrialConfig):
     """A Ray task with one trial worker's resources (its GPU where trials use GPUs), not the driver."""
-    resources = config.resources
-    return ray.remote(evaluate_checkpoint).options(
-        num_cpus=resources.cpus_per_worker, num_gpus=resources.gpus_per_worker, max_retries=1
-    )
+    return with_trial_resources(evaluate_checkpoint, config.resources)
+
+
+def with_trial_resources(function, resources: Resources):
+    """``function`` as a Ray task with ``resources`` (one trial worker's). On a GPU its worker exits
+    after the task (``max_calls=1``), handing the GPU's memory back to the trials; Ray sets that for
+    GPU tasks only when they are given to ``ray.remote`` itself, not to ``.options``. On CPUs an idle
+    worker is reused by the next arm's evaluation."""
+    return ray.remote(
+        num_cpus=resources.cpus_per_worker,
+        num_gpus=resources.gpus_per_worker,
+        max_calls=1 if resources.use_gpu else 0,  # 0: no limit
+        max_retries=1,
+    )(function)
 
 
 def _record(
