@@ -99,7 +99,8 @@ class ArmPool:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         selector = selectors.DefaultSelector()
         try:
-            while waiting or self.running or self.evaluations.in_flight:
+            # Once stopping, arms still waiting stay unstarted (counted by the return value below).
+            while (waiting and not self.stopping) or self.running or self.evaluations.in_flight:
                 if not self.stopping:
                     for share in self.caps.shares(len(waiting)):
                         self._start(waiting.pop(0), share, selector)
@@ -168,8 +169,11 @@ class ArmPool:
     def _judge(self, child: ArmProcess) -> None:
         """An arm that stopped unfinished leaves the study unfinished; the other arms go on."""
         code = child.process.returncode
-        if code == COMPLETE:
+        if code == COMPLETE and not self.stopping:
             self.evaluations.start(child.arm)
+            return
+        if code == COMPLETE:  # its trials are all recorded; the evaluation waits for resume
+            self.unfinished += 1
             return
         self.unfinished += 1
         if code == BAD_INPUT and child.error:
@@ -185,10 +189,13 @@ class ArmPool:
             _signal(child.process, signal.SIGINT)
 
     def _kill_all(self) -> None:
-        self.evaluations.cancel()
         for child in self.running:
             _signal(child.process, signal.SIGKILL)
             child.process.wait()
+        try:
+            self.evaluations.cancel()
+        except Exception:  # Ray may be gone already (why we got here); its tasks with it
+            pass
 
 
 def _signal(process: subprocess.Popen, sig: int) -> None:

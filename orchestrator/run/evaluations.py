@@ -9,6 +9,7 @@ finds an idle worker with torch, the model code and smp's encoders already impor
 """
 
 import re
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import ray
 from orchestrator.errors import UserError
 from orchestrator.run.display import StudyDisplay
 from orchestrator.run.final_evaluation import StartedEvaluation, record_evaluation, start_evaluation
+from orchestrator.run.storage_health import storage_error, unwritable_reason
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 
@@ -37,8 +39,8 @@ class FinalEvaluations:
         self.display.note(f"{arm.id}: evaluating the best trial on held-out data")
         try:
             started = start_evaluation(self.study, arm)
-        except UserError as error:
-            self.failures.append(f"{arm.id}: {error}")
+        except Exception as error:  # one arm's failure: the other arms go on
+            self._failed(arm, error)
             return
         if started is None:  # no trial has a checkpoint to evaluate
             self.study.mark_done(arm.id)
@@ -46,10 +48,11 @@ class FinalEvaluations:
             self.in_flight.append(started)
 
     def collect(self, timeout: float) -> None:
-        """Record an evaluation that has finished, waiting up to ``timeout`` seconds for one."""
+        """Record the evaluations that have finished, waiting up to ``timeout`` seconds for them."""
         if not self.in_flight:
             return
-        ready, _ = ray.wait([started.task for started in self.in_flight], num_returns=1, timeout=timeout)
+        tasks = [started.task for started in self.in_flight]
+        ready, _ = ray.wait(tasks, num_returns=len(tasks), timeout=timeout)
         for started in [s for s in self.in_flight if s.task in ready]:
             self.in_flight.remove(started)
             self._finish(started)
@@ -57,15 +60,24 @@ class FinalEvaluations:
     def _finish(self, started: StartedEvaluation) -> None:
         arm = started.arm
         try:
-            evaluations = ray.get(started.task)
-        except ray.exceptions.RayError as error:
-            log = _write_error(self.study.logs_dir, arm.id, error)
-            failed = f"arm {arm.id}: its final evaluation failed ({_reason(error)})"
-            self.failures.append(f"{failed}; see {log}, then resume")
+            summary = record_evaluation(self.study, started, ray.get(started.task))
+        except Exception as error:  # the task's error, or writing its rows: the arm stays undone
+            self._failed(arm, error)
             return
-        summary = record_evaluation(self.study, started, evaluations)
         self.display.note(f"{arm.id}: {summary['eval_split']} mIoU {summary['test_miou']:.4f}")
         self.study.mark_done(arm.id)
+
+    def _failed(self, arm: Arm, error: Exception) -> None:
+        """One line for the study's error: bad input or full storage as such, else the cause and its log."""
+        if isinstance(error, UserError):
+            self.failures.append(f"arm {arm.id}: {error}")
+        elif reason := unwritable_reason(self.study.root):
+            self.failures.append(str(storage_error(self.study.root, reason)))
+        else:
+            log = _write_error(self.study.logs_dir, arm.id, error)
+            self.failures.append(
+                f"arm {arm.id}: its final evaluation failed ({_reason(error)}); see {log}, then resume"
+            )
 
     def cancel(self) -> int:
         """Stop the evaluations in flight (their arms stay undone: resume evaluates them); how many."""
@@ -83,7 +95,8 @@ def _reason(error: Exception) -> str:
 
 
 def _write_error(logs_dir: Path, arm_id: str, error: Exception) -> Path:
-    """The task's whole traceback, as Ray gives it (less its terminal colours)."""
+    """The whole traceback: the task's as Ray gives it (less its terminal colours), or this process's."""
     log = logs_dir / f"evaluation-{arm_id}.log"
-    log.write_text(re.sub(r"\x1b\[[0-9;]*m", "", str(error)) + "\n")
+    text = str(error) if isinstance(error, ray.exceptions.RayError) else "".join(traceback.format_exception(error))
+    log.write_text(re.sub(r"\x1b\[[0-9;]*m", "", text) + "\n")
     return log

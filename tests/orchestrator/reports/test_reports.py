@@ -236,24 +236,31 @@ def test_resume_redoes_an_interrupted_evaluation_and_runs_no_trial_again(folds_s
     assert tests.set_index("arm").loc[arm, "test_miou"] == pytest.approx(original.loc[arm, "test_miou"])
 
 
-def test_an_evaluation_that_fails_is_one_line_and_the_other_arms_are_evaluated(folds_study, tmp_path):
+def test_evaluations_that_fail_are_one_line_and_the_other_arms_are_evaluated(folds_study, tmp_path):
     import shutil
 
     copy = tmp_path / "folds"
     shutil.copytree(folds_study, copy)
-    broken, other = "cells__unet__frem__fold1", "cells__unet__baseline__fold0"
-    for arm in (broken, other):  # as if the study process died before evaluating these arms
+    # As if the study process died before evaluating these arms; then one arm's checkpoints are cut
+    # short (its task fails) and another's Ray Train snapshot is gone (the study's process fails).
+    broken, lost, other = "cells__unet__frem__fold1", "cells__unet__frem__fold0", "cells__unet__baseline__fold0"
+    for arm in (broken, lost, other):
         (copy / "state" / f"{arm}.done").unlink()
         shutil.rmtree(copy / "results" / "tests" / arm)
     for state in (copy / "train").glob(f"{broken}__*/checkpoint_*/state.pt"):
-        state.write_bytes(b"cut short")  # every checkpoint of the arm unreadable
+        state.write_bytes(b"cut short")
+    for snapshot in (copy / "train").glob(f"{lost}__*/checkpoint_manager_snapshot.json"):
+        snapshot.unlink()
     result = orchestrate("resume", copy)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert f"arm {broken}: its final evaluation failed (" in result.stderr and "then resume" in result.stderr
-    assert (copy / "logs" / f"evaluation-{broken}.log").read_text().strip()
-    assert sorted(_table(copy, "tests")["arm"]) == sorted(set(ARMS) - {broken})  # the other arm evaluated
-    assert (copy / "state" / f"{other}.done").exists() and not (copy / "state" / f"{broken}.done").exists()
+    for arm in (broken, lost):
+        assert f"arm {arm}: its final evaluation failed (" in result.stderr, result.stderr
+        assert (copy / "logs" / f"evaluation-{arm}.log").read_text().strip()
+        assert not (copy / "state" / f"{arm}.done").exists()
+    assert "FileNotFoundError" in result.stderr and "then resume" in result.stderr
+    assert sorted(_table(copy, "tests")["arm"]) == sorted(set(ARMS) - {broken, lost})  # the other arm evaluated
+    assert (copy / "state" / f"{other}.done").exists()
 
 
 def test_compare_status_and_plot_read_a_study_copied_to_an_object_store(folds_study, s3_bucket, tmp_path):

@@ -1,9 +1,16 @@
-"""The study-wide cap on trials in flight, split among the arms that run at once."""
+"""The study-wide cap on trials in flight, split among the arms that run at once; Ctrl-C with arms waiting."""
+
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+import yaml
 
 from orchestrator.run.arm_events import ArmEvent
 from orchestrator.run.arm_pool import ConcurrencyCaps
+from tests.conftest import REPO, tiny_spec
 
 
 @pytest.mark.parametrize(
@@ -33,3 +40,27 @@ def test_events_survive_the_pipe_as_json_lines():
     event = ArmEvent("result", arm="cells__unet__frem", trial_id="ab_00001", epoch=2, value=0.5)
     assert ArmEvent.from_line(event.to_line()) == event
     assert event.to_line().count("\n") == 1
+
+
+@pytest.mark.ray
+def test_ctrl_c_while_arms_wait_for_a_slot_stops_the_study(tmp_path):
+    # One trial in flight study-wide, three arms: Ctrl-C while the first runs leaves two never started,
+    # and the study process must stop (not wait on them forever), saying how to resume.
+    spec = tiny_spec(
+        "waiting",
+        variants=["baseline", "frem", "deep_supervision"],
+        budget={"trials_per_arm": 1, "epochs": 2, "max_concurrent_trials": 1, "max_concurrent_trials_total": 1},
+    )
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    command = [sys.executable, "-m", "orchestrator", "run", tmp_path / "spec.yaml", "--storage", tmp_path / "runs"]
+    study = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logs, deadline = tmp_path / "runs" / "waiting" / "logs", time.time() + 120
+    while not list(logs.glob("arm-*.out")) and study.poll() is None and time.time() < deadline:
+        time.sleep(0.2)  # until the first arm's driver has started
+    study.send_signal(signal.SIGINT)
+    try:
+        _, stderr = study.communicate(timeout=120)
+    finally:
+        study.kill()  # still running: the failure below, not a process left spinning
+    assert study.returncode == 130 and "orchestrate resume" in stderr, stderr
+    assert len(list(logs.glob("arm-*.out"))) == 1  # the other two never started
