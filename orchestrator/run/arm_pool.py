@@ -169,11 +169,11 @@ class ArmPool:
     def _judge(self, child: ArmProcess) -> None:
         """An arm that stopped unfinished leaves the study unfinished; the other arms go on."""
         code = child.process.returncode
-        if code == COMPLETE and not self.stopping:
-            self.evaluations.start(child.arm)
-            return
-        if code == COMPLETE:  # its trials are all recorded; the evaluation waits for resume
-            self.unfinished += 1
+        if code == COMPLETE:  # every trial recorded: evaluate, unless stopping (then resume evaluates it)
+            if self.stopping:
+                self.unfinished += 1
+            else:
+                self.evaluations.start(child.arm)
             return
         self.unfinished += 1
         if code == BAD_INPUT and child.error:

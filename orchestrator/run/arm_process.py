@@ -16,7 +16,7 @@ from orchestrator.errors import UserError
 from orchestrator.run.arm_events import EventWriter
 from orchestrator.run.arm_pool import BAD_INPUT, COMPLETE, INCOMPLETE, die_with_parent
 from orchestrator.run.display import show_progress_on
-from orchestrator.run.storage_health import storage_error, unwritable_reason
+from orchestrator.run.storage_health import storage_problem
 from orchestrator.study.folder import StudyDir
 
 
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         events.fail(str(error))
         return BAD_INPUT
     except Exception:
-        if reason := unwritable_reason(study.root):  # full or read-only storage: one line, not Ray's traceback
-            events.fail(str(storage_error(study.root, reason)))
+        if problem := storage_problem(study.root):  # full or read-only storage: one line, not Ray's traceback
+            events.fail(str(problem))
             return BAD_INPUT
         raise
 

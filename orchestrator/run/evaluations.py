@@ -18,7 +18,7 @@ import ray
 from orchestrator.errors import UserError
 from orchestrator.run.display import StudyDisplay
 from orchestrator.run.final_evaluation import StartedEvaluation, record_evaluation, start_evaluation
-from orchestrator.run.storage_health import storage_error, unwritable_reason
+from orchestrator.run.storage_health import storage_problem
 from orchestrator.study.folder import StudyDir
 from orchestrator.study.spec import Arm
 
@@ -71,8 +71,8 @@ class FinalEvaluations:
         """One line for the study's error: bad input or full storage as such, else the cause and its log."""
         if isinstance(error, UserError):
             self.failures.append(f"arm {arm.id}: {error}")
-        elif reason := unwritable_reason(self.study.root):
-            self.failures.append(str(storage_error(self.study.root, reason)))
+        elif problem := storage_problem(self.study.root):
+            self.failures.append(str(problem))
         else:
             log = _write_error(self.study.logs_dir, arm.id, error)
             self.failures.append(

@@ -69,7 +69,7 @@ def start_evaluation(study: StudyDir, arm: Arm) -> StartedEvaluation | None:
     # Threshold rows first: the arm's own row, recorded last, is what marks its evaluation done. One
     # task evaluates them all: one model load and one prediction of the images for every row.
     configs = [*(config.threshold_row(name, arm.row_id(name), t) for name, t in thresholds), config]
-    task = _evaluation_task(config).remote(checkpoint, configs, hyper)
+    task = with_trial_resources(evaluate_checkpoint, config.resources).remote(checkpoint, configs, hyper)
     return StartedEvaluation(arm, row["trial_id"], configs, task)
 
 
@@ -80,16 +80,12 @@ def record_evaluation(study: StudyDir, started: StartedEvaluation, evaluations: 
     return evaluations[-1][0]
 
 
-def _evaluation_task(config: TrialConfig):
-    """A Ray task with one trial worker's resources (its GPU where trials use GPUs), not the driver."""
-    return with_trial_resources(evaluate_checkpoint, config.resources)
-
-
 def with_trial_resources(function, resources: Resources):
-    """``function`` as a Ray task with ``resources`` (one trial worker's). On a GPU its worker exits
-    after the task (``max_calls=1``), handing the GPU's memory back to the trials; Ray sets that for
-    GPU tasks only when they are given to ``ray.remote`` itself, not to ``.options``. On CPUs an idle
-    worker is reused by the next arm's evaluation."""
+    """``function`` as a Ray task with ``resources`` (one trial worker's: its GPU where trials use GPUs,
+    never the driver's CPU). On a GPU its worker exits after the task (``max_calls=1``), handing the
+    GPU's memory back to the trials; Ray sets that for GPU tasks only when they are given to
+    ``ray.remote`` itself, not to ``.options``. On CPUs an idle worker is reused by the next arm's
+    evaluation."""
     return ray.remote(
         num_cpus=resources.cpus_per_worker,
         num_gpus=resources.gpus_per_worker,

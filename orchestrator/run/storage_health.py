@@ -38,6 +38,12 @@ def storage_error(root: Path, reason: str) -> UserError:
     )
 
 
+def storage_problem(root: Path) -> UserError | None:
+    """The one-line error for storage under ``root`` that cannot be written, or None when it can."""
+    reason = unwritable_reason(root)
+    return storage_error(root, reason) if reason else None
+
+
 def raise_if_unwritable(root: Path) -> None:
-    if reason := unwritable_reason(root):
-        raise storage_error(root, reason)
+    if problem := storage_problem(root):
+        raise problem
